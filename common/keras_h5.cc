@@ -1,0 +1,285 @@
+#include "common/keras_h5.h"
+
+#include <hdf5.h>
+#include <sys/stat.h>
+
+#include <cmath>
+#include <mutex>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/string_view.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+
+namespace resnet8 {
+namespace {
+
+// The library is built without thread safety, so every call goes through here.
+std::mutex& Hdf5Mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
+// Owns one HDF5 identifier and closes it with the matching H5?close.
+class Handle {
+ public:
+  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle() {
+    if (id_ >= 0) close_(id_);
+  }
+  hid_t get() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+// Walks HDF5's error stack and joins its descriptions, so that a Status can
+// carry what HDF5 would otherwise print to stderr.
+std::string TakeHdf5ErrorText() {
+  std::vector<std::string> parts;
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_DOWNWARD,
+      [](unsigned, const H5E_error2_t* error, void* data) -> herr_t {
+        if (error->desc != nullptr && error->desc[0] != '\0') {
+          static_cast<std::vector<std::string>*>(data)->push_back(error->desc);
+        }
+        return 0;
+      },
+      &parts);
+  H5Eclear2(H5E_DEFAULT);
+  if (parts.empty()) return "no detail from HDF5";
+  if (parts.size() > 3) parts.resize(3);
+  return absl::StrJoin(parts, ": ");
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string path) : path_(std::move(path)) {}
+
+  absl::StatusOr<KerasH5File> Read() {
+    struct stat info;
+    if (stat(path_.c_str(), &info) != 0) {
+      return absl::NotFoundError(absl::StrCat(path_, ": no such file"));
+    }
+    if (!S_ISREG(info.st_mode)) {
+      return absl::InvalidArgumentError(absl::StrCat(path_, ": not a regular file"));
+    }
+    if (info.st_size == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(path_, ": empty file, not a Keras .h5 model"));
+    }
+    htri_t is_hdf5 = H5Fis_hdf5(path_.c_str());
+    H5Eclear2(H5E_DEFAULT);
+    if (is_hdf5 <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path_, ": not an HDF5 file (no HDF5 signature), so not a Keras .h5 model"));
+    }
+    Handle file(H5Fopen(path_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+    if (!file.valid()) {
+      return Error("cannot open as HDF5 (truncated or corrupt?)");
+    }
+
+    KerasH5File result;
+    ASSIGN_OR_RETURN(std::optional<std::string> config,
+                     ReadStringAttribute(file.get(), "model_config", "/"));
+    if (!config.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path_, ": no root attribute 'model_config'; weights-only files (save_weights) "
+                 "do not describe the graph and cannot be converted"));
+    }
+    result.model_config_json = std::move(*config);
+    ASSIGN_OR_RETURN(std::optional<std::string> version,
+                     ReadStringAttribute(file.get(), "keras_version", "/"));
+    result.keras_version = version.value_or("");
+    ASSIGN_OR_RETURN(std::optional<std::string> backend,
+                     ReadStringAttribute(file.get(), "backend", "/"));
+    result.backend = backend.value_or("");
+
+    if (H5Lexists(file.get(), "model_weights", H5P_DEFAULT) <= 0) {
+      H5Eclear2(H5E_DEFAULT);
+      return absl::InvalidArgumentError(
+          absl::StrCat(path_, ": no group 'model_weights'; the file holds no weights"));
+    }
+    Handle weights_group(H5Gopen2(file.get(), "model_weights", H5P_DEFAULT), H5Gclose);
+    if (!weights_group.valid()) return Error("cannot open group 'model_weights'");
+    ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> layer_names,
+                     ReadStringListAttribute(weights_group.get(), "layer_names", "model_weights"));
+    if (!layer_names.has_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path_, ": group 'model_weights' has no attribute 'layer_names'"));
+    }
+    for (const std::string& layer : *layer_names) {
+      ASSIGN_OR_RETURN(KerasLayerWeights weights, ReadLayer(weights_group.get(), layer));
+      result.layers.push_back(std::move(weights));
+    }
+    return result;
+  }
+
+ private:
+  absl::Status Error(absl::string_view what) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path_, ": ", what, " (HDF5: ", TakeHdf5ErrorText(), ")"));
+  }
+
+  absl::StatusOr<KerasLayerWeights> ReadLayer(hid_t weights_group, const std::string& layer) {
+    KerasLayerWeights result;
+    result.name = layer;
+    const std::string where = absl::StrCat("layer '", layer, "'");
+    if (layer.empty() || H5Lexists(weights_group, layer.c_str(), H5P_DEFAULT) <= 0) {
+      H5Eclear2(H5E_DEFAULT);
+      return absl::InvalidArgumentError(absl::StrCat(
+          path_, ": model_weights/layer_names lists '", layer, "' but there is no such group"));
+    }
+    Handle group(H5Gopen2(weights_group, layer.c_str(), H5P_DEFAULT), H5Gclose);
+    if (!group.valid()) return Error(absl::StrCat("cannot open group of ", where));
+    ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> weight_names,
+                     ReadStringListAttribute(group.get(), "weight_names", where));
+    for (const std::string& name : weight_names.value_or(std::vector<std::string>{})) {
+      ASSIGN_OR_RETURN(KerasWeight weight, ReadWeight(group.get(), layer, name));
+      result.weights.push_back(std::move(weight));
+    }
+    return result;
+  }
+
+  absl::StatusOr<KerasWeight> ReadWeight(hid_t group, const std::string& layer,
+                                         const std::string& name) {
+    const std::string where = absl::StrCat("layer '", layer, "' weight '", name, "'");
+    if (name.empty() || H5Lexists(group, name.c_str(), H5P_DEFAULT) <= 0) {
+      H5Eclear2(H5E_DEFAULT);
+      // H5Lexists fails on a missing intermediate group too; both mean missing.
+      return absl::InvalidArgumentError(
+          absl::StrCat(path_, ": ", where, " is listed in weight_names but not stored"));
+    }
+    Handle dataset(H5Dopen2(group, name.c_str(), H5P_DEFAULT), H5Dclose);
+    if (!dataset.valid()) return Error(absl::StrCat("cannot open ", where));
+    Handle type(H5Dget_type(dataset.get()), H5Tclose);
+    if (!type.valid() || H5Tget_class(type.get()) != H5T_FLOAT) {
+      H5Eclear2(H5E_DEFAULT);
+      return absl::InvalidArgumentError(
+          absl::StrCat(path_, ": ", where, " is not floating point"));
+    }
+    Handle space(H5Dget_space(dataset.get()), H5Sclose);
+    int rank = space.valid() ? H5Sget_simple_extent_ndims(space.get()) : -1;
+    if (rank < 0 || rank > 8) {
+      return Error(absl::StrCat(where, " has an unreadable or unsupported shape"));
+    }
+    std::vector<hsize_t> dims(rank);
+    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    KerasWeight weight;
+    weight.name = name;
+    int64_t elements = 1;
+    for (hsize_t dim : dims) {
+      if (dim > static_cast<hsize_t>(kMaxWeightElements) ||
+          elements * static_cast<int64_t>(dim) > kMaxWeightElements) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            path_, ": ", where, " is larger than the limit of ", kMaxWeightElements, " values"));
+      }
+      elements *= static_cast<int64_t>(dim);
+      weight.shape.push_back(static_cast<int64_t>(dim));
+    }
+    total_elements_ += elements;
+    if (total_elements_ > kMaxTotalWeightElements) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path_, ": weights exceed the limit of ", kMaxTotalWeightElements, " values in total"));
+    }
+    weight.values.resize(elements);
+    if (elements > 0 && H5Dread(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                                weight.values.data()) < 0) {
+      return Error(absl::StrCat("cannot read ", where, " (truncated or corrupt file?)"));
+    }
+    for (int64_t i = 0; i < elements; ++i) {
+      if (!std::isfinite(weight.values[i])) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            path_, ": ", where, " has a non-finite value (", weight.values[i], ") at flat index ", i));
+      }
+    }
+    return weight;
+  }
+
+  // Returns nullopt when the attribute does not exist.
+  absl::StatusOr<std::optional<std::vector<std::string>>> ReadStringListAttribute(
+      hid_t object, const char* name, absl::string_view where) {
+    if (H5Aexists(object, name) <= 0) {
+      H5Eclear2(H5E_DEFAULT);
+      return std::nullopt;
+    }
+    const std::string what = absl::StrCat("attribute '", name, "' of ", where);
+    Handle attribute(H5Aopen(object, name, H5P_DEFAULT), H5Aclose);
+    if (!attribute.valid()) return Error(absl::StrCat("cannot open ", what));
+    Handle space(H5Aget_space(attribute.get()), H5Sclose);
+    hssize_t count = space.valid() ? H5Sget_simple_extent_npoints(space.get()) : -1;
+    if (count < 0 || count > 100000) {
+      return Error(absl::StrCat(what, " has an unreadable or too large shape"));
+    }
+    std::vector<std::string> values;
+    // h5py stores an empty list (a layer without weights) as a zero-length
+    // float array: any type will do when there is nothing in it.
+    if (count == 0) return values;
+    Handle type(H5Aget_type(attribute.get()), H5Tclose);
+    if (!type.valid() || H5Tget_class(type.get()) != H5T_STRING) {
+      H5Eclear2(H5E_DEFAULT);
+      return absl::InvalidArgumentError(absl::StrCat(path_, ": ", what, " is not a string"));
+    }
+    if (H5Tis_variable_str(type.get()) > 0) {
+      Handle memory_type(H5Tcopy(H5T_C_S1), H5Tclose);
+      H5Tset_size(memory_type.get(), H5T_VARIABLE);
+      std::vector<char*> buffer(count, nullptr);
+      if (count > 0 && H5Aread(attribute.get(), memory_type.get(), buffer.data()) < 0) {
+        return Error(absl::StrCat("cannot read ", what));
+      }
+      for (char* value : buffer) values.emplace_back(value == nullptr ? "" : value);
+      if (count > 0) {
+        H5Dvlen_reclaim(memory_type.get(), space.get(), H5P_DEFAULT, buffer.data());
+      }
+    } else {
+      size_t size = H5Tget_size(type.get());
+      if (size == 0 || size > (size_t{1} << 26) / (count > 0 ? count : 1)) {
+        return Error(absl::StrCat(what, " has an unreadable or too large size"));
+      }
+      std::vector<char> buffer(size * count);
+      if (count > 0 && H5Aread(attribute.get(), type.get(), buffer.data()) < 0) {
+        return Error(absl::StrCat("cannot read ", what));
+      }
+      for (hssize_t i = 0; i < count; ++i) {
+        const char* begin = buffer.data() + i * size;
+        size_t length = 0;
+        while (length < size && begin[length] != '\0') ++length;  // NUL-padded
+        values.emplace_back(begin, length);
+      }
+    }
+    return values;
+  }
+
+  absl::StatusOr<std::optional<std::string>> ReadStringAttribute(hid_t object, const char* name,
+                                                                 absl::string_view where) {
+    ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> values,
+                     ReadStringListAttribute(object, name, where));
+    if (!values.has_value()) return std::nullopt;
+    if (values->size() != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(path_, ": attribute '", name, "' of ", where,
+                                                     " holds ", values->size(),
+                                                     " strings, expected one"));
+    }
+    return std::move(values->front());
+  }
+
+  std::string path_;
+  int64_t total_elements_ = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<KerasH5File> ReadKerasH5File(const std::string& path) {
+  std::lock_guard<std::mutex> lock(Hdf5Mutex());
+  // HDF5 prints its error stack to stderr by default; errors are reported
+  // through the returned Status instead.
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  return Reader(path).Read();
+}
+
+}  // namespace resnet8

@@ -1,0 +1,60 @@
+// Reads what a Keras 2.x HDF5 model file (`model.save("m.h5")`) holds: the root
+// attribute `model_config` (the JSON of the functional graph), the Keras version,
+// and every layer's weights, in the order of the layer's `weight_names`
+// attribute (group `model_weights/<layer>/<layer>/<var>:0`). The optimizer
+// state is ignored. No interpretation happens here: see keras_model.h.
+//
+//   ASSIGN_OR_RETURN(KerasH5File file, ReadKerasH5File("pretrainedResnet.h5"));
+//   file.layers[0].name;             // "conv2d"
+//   file.layers[0].weights[0].shape  // {3, 3, 3, 16}, as Keras stores it (HWIO)
+//
+// The file is read completely or not at all: any error returns a Status and no
+// partial result. HDF5's own error printing is silenced; its messages become
+// the Status text instead.
+#ifndef RESNET8_COMMON_KERAS_H5_H_
+#define RESNET8_COMMON_KERAS_H5_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace resnet8 {
+
+// One stored variable, e.g. "conv2d/kernel:0", as float32 in row-major order.
+struct KerasWeight {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::vector<float> values;
+};
+
+// The weights of one layer in `weight_names` order (empty for layers such as
+// Add that have none).
+struct KerasLayerWeights {
+  std::string name;
+  std::vector<KerasWeight> weights;
+};
+
+struct KerasH5File {
+  std::string model_config_json;
+  std::string keras_version;  // root attribute `keras_version`; "" if absent
+  std::string backend;        // root attribute `backend`; "" if absent
+  std::vector<KerasLayerWeights> layers;  // in `model_weights/layer_names` order
+};
+
+// Limits that bound what a hostile or corrupt file can make the reader allocate.
+inline constexpr int64_t kMaxWeightElements = int64_t{1} << 26;  // per variable
+inline constexpr int64_t kMaxTotalWeightElements = int64_t{1} << 28;
+
+// Reads `path`. Errors: NOT_FOUND when the file does not exist;
+// INVALID_ARGUMENT when it is empty, not HDF5, truncated, lacks `model_config`
+// or `model_weights`, or holds a weight that is not floating point, is too
+// large, or has a NaN or infinite value. Every message names the file, and the
+// layer and variable where there is one. Thread-safe (HDF5 calls are
+// serialized: Debian's libhdf5 is not built thread-safe).
+absl::StatusOr<KerasH5File> ReadKerasH5File(const std::string& path);
+
+}  // namespace resnet8
+
+#endif  // RESNET8_COMMON_KERAS_H5_H_

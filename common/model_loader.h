@@ -1,0 +1,31 @@
+// The whole road from a Keras .h5 file to a served model, as both the server
+// and the converter CLI take it: read, validate, convert to LibTorch.
+//
+//   ASSIGN_OR_RETURN(ConvertedModel model, ConvertKerasFile("pretrainedResnet.h5"));
+//   model.module->forward(images);
+#ifndef RESNET8_COMMON_MODEL_LOADER_H_
+#define RESNET8_COMMON_MODEL_LOADER_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/keras_model.h"
+#include "common/resnet8.h"
+
+namespace resnet8 {
+
+struct ConvertedModel {
+  std::string path;
+  std::string sha256;     // of the .h5 file
+  KerasModel keras;       // the validated graph and weights, for the self-check
+  ResNet8 module{nullptr};  // in eval mode
+  double convert_seconds = 0;  // wall time of reading and converting
+};
+
+// Errors: those of ReadKerasH5File, BuildKerasModel and ConvertToTorch; every
+// message starts with `path`.
+absl::StatusOr<ConvertedModel> ConvertKerasFile(const std::string& path);
+
+}  // namespace resnet8
+
+#endif  // RESNET8_COMMON_MODEL_LOADER_H_

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the build and test dependencies of the project from Debian 12 packages.
+# Idempotent: packages already present are skipped, and apt is not touched at all when
+# nothing is missing. Every other script calls this first.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git ca-certificates
+  libtorch-dev            # LibTorch (CPU) for the converted model
+  libhdf5-dev             # HDF5 C API for reading the Keras .h5
+  nlohmann-json3-dev      # parser for the model_config JSON: header-only, strict, good errors
+  libabsl-dev             # Status/StatusOr, flags, strings
+  libgtest-dev libgmock-dev
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  libssl-dev              # sha256 of model and data files
+  libpng-dev              # client `classify` of PNG images, HTML report thumbnails
+  libjpeg-dev             # client `classify` of JPEG images
+  python3-torch           # end-to-end test: Python's torch.load of the converted state dict
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "install_deps: installing ${missing[*]}" >&2
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
