@@ -1,0 +1,112 @@
+// Faithfulness against the original Keras model's own outputs: the 200 golden
+// rows in ../shared/golden, and the full CIFAR-10 test set's 8719/10000.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "common/cifar10.h"
+#include "common/metrics.h"
+#include "common/model_loader.h"
+#include "common/torch_classifier.h"
+#include "tests/test_support.h"
+
+namespace resnet8 {
+namespace {
+
+struct GoldenRow {
+  int64_t index;
+  int label;
+  std::vector<double> probabilities;
+};
+
+std::vector<GoldenRow> ReadGolden() {
+  std::ifstream in(testing::SharedGoldenPath());
+  std::string line;
+  std::getline(in, line);  // header
+  std::vector<GoldenRow> rows;
+  while (std::getline(in, line)) {
+    std::vector<std::string> fields = absl::StrSplit(line, ',');
+    GoldenRow row;
+    EXPECT_EQ(fields.size(), 12u);
+    EXPECT_TRUE(absl::SimpleAtoi(fields[0], &row.index));
+    EXPECT_TRUE(absl::SimpleAtoi(fields[1], &row.label));
+    for (size_t i = 2; i < fields.size(); ++i) {
+      double p;
+      EXPECT_TRUE(absl::SimpleAtod(fields[i], &p));
+      row.probabilities.push_back(p);
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+class GoldenTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(model_, ConvertKerasFile(testing::SharedModelPath()));
+    ASSERT_OK_AND_ASSIGN(classifier_, TorchClassifier::Create(model_.module));
+    ASSERT_OK_AND_ASSIGN(data_, ReadCifar10(testing::SharedDataDir()));
+  }
+
+  std::vector<float> Classify(const LabeledImages& images) {
+    std::vector<float> probabilities(images.size() * 10);
+    EXPECT_OK(classifier_->Classify({images.pixels, images.size(), PixelLayout::kChannelPlanar},
+                                    absl::MakeSpan(probabilities)));
+    return probabilities;
+  }
+
+  ConvertedModel model_;
+  std::unique_ptr<TorchClassifier> classifier_;
+  CifarDataset data_;
+};
+
+TEST_F(GoldenTest, ReproducesEveryKerasProbabilityOfThePerf200Subset) {
+  const std::vector<GoldenRow> golden = ReadGolden();
+  ASSERT_EQ(golden.size(), 200u);
+  std::vector<int64_t> indices;
+  for (const GoldenRow& row : golden) indices.push_back(row.index);
+  ASSERT_OK_AND_ASSIGN(LabeledImages images, SelectRecords(data_.images, indices));
+  const std::vector<float> probabilities = Classify(images);
+
+  double max_difference = 0;
+  int same_argmax = 0, correct = 0;
+  for (size_t i = 0; i < golden.size(); ++i) {
+    EXPECT_EQ(images.labels[i], golden[i].label) << "row " << i;
+    absl::Span<const float> ours = absl::MakeConstSpan(probabilities).subspan(i * 10, 10);
+    int golden_argmax = 0;
+    for (int c = 0; c < 10; ++c) {
+      max_difference = std::max(max_difference, std::abs(ours[c] - golden[i].probabilities[c]));
+      if (golden[i].probabilities[c] > golden[i].probabilities[golden_argmax]) golden_argmax = c;
+    }
+    same_argmax += Argmax(ours) == golden_argmax;
+    correct += Argmax(ours) == golden[i].label;
+  }
+  std::cout << "golden: max |p - p_keras| = " << max_difference << " over 2000 probabilities; same argmax "
+            << same_argmax << "/200; top-1 " << correct << "/200\n";
+  EXPECT_LE(max_difference, 1e-5);
+  EXPECT_EQ(same_argmax, 200);
+  EXPECT_EQ(correct, 174);
+}
+
+TEST_F(GoldenTest, FullTestSetGives8719Of10000) {
+  ClassificationMetrics metrics(10);
+  const int64_t batch = 500;
+  for (int64_t start = 0; start < data_.images.size(); start += batch) {
+    std::vector<int64_t> indices;
+    for (int64_t i = start; i < std::min(start + batch, data_.images.size()); ++i) indices.push_back(i);
+    ASSERT_OK_AND_ASSIGN(LabeledImages images, SelectRecords(data_.images, indices));
+    const std::vector<float> probabilities = Classify(images);
+    for (int64_t i = 0; i < images.size(); ++i) {
+      ASSERT_OK(metrics.Add(images.labels[i], Argmax(absl::MakeConstSpan(probabilities).subspan(i * 10, 10))));
+    }
+  }
+  std::cout << "full set: " << metrics.correct() << "/" << metrics.images() << "\n";
+  EXPECT_EQ(metrics.images(), 10000);
+  EXPECT_EQ(metrics.correct(), 8719);
+}
+
+}  // namespace
+}  // namespace resnet8

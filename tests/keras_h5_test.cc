@@ -1,0 +1,120 @@
+#include "common/keras_h5.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include "tests/keras_fixture.h"
+#include "tests/test_support.h"
+
+namespace resnet8 {
+namespace {
+
+using testing::MakeResNetFixture;
+using testing::MakeTempDir;
+using testing::WriteKerasH5File;
+
+void WriteBytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+std::string ReadBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+TEST(KerasH5, ReadsTheSharedModel) {
+  ASSERT_OK_AND_ASSIGN(KerasH5File file, ReadKerasH5File(testing::SharedModelPath()));
+  EXPECT_EQ(file.keras_version, "2.4.0");
+  EXPECT_NE(file.model_config_json.find("\"Functional\""), std::string::npos);
+  ASSERT_EQ(file.layers.size(), 30u);
+  EXPECT_EQ(file.layers[1].name, "conv2d");
+  ASSERT_EQ(file.layers[1].weights.size(), 2u);
+  EXPECT_EQ(file.layers[1].weights[0].name, "conv2d/kernel:0");
+  EXPECT_EQ(file.layers[1].weights[0].shape, (std::vector<int64_t>{3, 3, 3, 16}));
+  EXPECT_EQ(file.layers[1].weights[0].values.size(), 432u);
+}
+
+TEST(KerasH5, RoundTripsAWrittenFixture) {
+  KerasH5File written = MakeResNetFixture({.widths = {4, 8}});
+  const std::string path = MakeTempDir() + "/fixture.h5";
+  ASSERT_OK(WriteKerasH5File(written, path));
+  ASSERT_OK_AND_ASSIGN(KerasH5File read, ReadKerasH5File(path));
+  EXPECT_EQ(read.model_config_json, written.model_config_json);
+  ASSERT_EQ(read.layers.size(), written.layers.size());
+  for (size_t i = 0; i < read.layers.size(); ++i) {
+    EXPECT_EQ(read.layers[i].name, written.layers[i].name);
+    ASSERT_EQ(read.layers[i].weights.size(), written.layers[i].weights.size());
+    for (size_t j = 0; j < read.layers[i].weights.size(); ++j) {
+      EXPECT_EQ(read.layers[i].weights[j].shape, written.layers[i].weights[j].shape);
+      EXPECT_EQ(read.layers[i].weights[j].values, written.layers[i].weights[j].values);
+    }
+  }
+}
+
+TEST(KerasH5, RejectsMissingFile) {
+  EXPECT_STATUS(ReadKerasH5File("/nonexistent/model.h5"), absl::StatusCode::kNotFound, "/nonexistent/model.h5");
+}
+
+TEST(KerasH5, RejectsEmptyFile) {
+  const std::string path = MakeTempDir() + "/empty.h5";
+  WriteBytes(path, "");
+  EXPECT_STATUS(ReadKerasH5File(path), absl::StatusCode::kInvalidArgument, "empty file");
+}
+
+TEST(KerasH5, RejectsFileThatIsNotHdf5) {
+  const std::string path = MakeTempDir() + "/text.h5";
+  WriteBytes(path, "{\"class_name\": \"Functional\"}\n");
+  EXPECT_STATUS(ReadKerasH5File(path), absl::StatusCode::kInvalidArgument, "not an HDF5 file");
+}
+
+TEST(KerasH5, RejectsTruncatedFile) {
+  const std::string bytes = ReadBytes(testing::SharedModelPath());
+  const std::string path = MakeTempDir() + "/truncated.h5";
+  for (size_t keep : {bytes.size() / 2, bytes.size() - 1000}) {
+    WriteBytes(path, bytes.substr(0, keep));
+    absl::StatusOr<KerasH5File> file = ReadKerasH5File(path);
+    EXPECT_EQ(file.status().code(), absl::StatusCode::kInvalidArgument) << "kept " << keep << ": " << file.status();
+    EXPECT_NE(file.status().message().find(path), std::string::npos);
+  }
+}
+
+TEST(KerasH5, RejectsFileWithoutModelConfig) {
+  KerasH5File file = MakeResNetFixture({.widths = {4}});
+  file.model_config_json.clear();  // the writer then omits the attribute, as save_weights() does
+  const std::string path = MakeTempDir() + "/weights_only.h5";
+  ASSERT_OK(WriteKerasH5File(file, path));
+  EXPECT_STATUS(ReadKerasH5File(path), absl::StatusCode::kInvalidArgument, "no root attribute 'model_config'");
+}
+
+TEST(KerasH5, RejectsNonFiniteWeight) {
+  KerasH5File file = MakeResNetFixture({.widths = {4}});
+  testing::FindWeight(file, "batch_normalization/moving_variance:0")->values[2] =
+      std::numeric_limits<float>::quiet_NaN();
+  const std::string path = MakeTempDir() + "/nan.h5";
+  ASSERT_OK(WriteKerasH5File(file, path));
+  EXPECT_STATUS(ReadKerasH5File(path), absl::StatusCode::kInvalidArgument,
+                "layer 'batch_normalization' weight 'batch_normalization/moving_variance:0' has a non-finite value");
+}
+
+TEST(KerasH5, RejectsWeightListedButNotStored) {
+  const std::string path = MakeTempDir() + "/missing.h5";
+  ASSERT_OK(WriteKerasH5File(MakeResNetFixture({.widths = {4}}), path));
+  ASSERT_OK(testing::DeleteH5Object(path, "model_weights/conv2d_1/conv2d_1/bias:0"));
+  EXPECT_STATUS(ReadKerasH5File(path), absl::StatusCode::kInvalidArgument,
+                "layer 'conv2d_1' weight 'conv2d_1/bias:0' is listed in weight_names but not stored");
+}
+
+TEST(KerasH5, RejectsLayerListedWithoutGroup) {
+  const std::string path = MakeTempDir() + "/nogroup.h5";
+  ASSERT_OK(WriteKerasH5File(MakeResNetFixture({.widths = {4}}), path));
+  ASSERT_OK(testing::DeleteH5Object(path, "model_weights/dense"));
+  EXPECT_STATUS(ReadKerasH5File(path), absl::StatusCode::kInvalidArgument,
+                "lists 'dense' but there is no such group");
+}
+
+}  // namespace
+}  // namespace resnet8
