@@ -1,0 +1,88 @@
+// Client library of the resnet8.v1.Evaluator service.
+//
+// Evaluate() streams a labelled dataset through EvaluateDataset: a writer
+// thread sends batches while the calling thread reads the answers, so the
+// server never waits for the client. The client aggregates accuracy itself
+// from the per-image answers and checks it against the server's report; any
+// disagreement is an error, never a silently trusted number.
+//
+//   EvaluatorClient client(EvaluatorClient::Connect("127.0.0.1:50051"));
+//   ASSIGN_OR_RETURN(EvaluationResult result, client.Evaluate(dataset.images, {}));
+//   result.metrics.correct();   // 8719
+#ifndef RESNET8_CLIENT_EVALUATOR_CLIENT_H_
+#define RESNET8_CLIENT_EVALUATOR_CLIENT_H_
+
+#include <grpcpp/channel.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/cifar10.h"
+#include "common/image_classifier.h"
+#include "common/metrics.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "resnet8/v1/evaluator.grpc.pb.h"
+
+namespace resnet8 {
+
+struct EvaluateOptions {
+  // Images per request; at most the server's max_batch_images (1,024 by default).
+  int64_t batch_size = 500;
+  // The layout to send. The data is stored planar; kInterleavedHwc makes the
+  // client reorder each image first (both must give identical results).
+  PixelLayout layout = PixelLayout::kChannelPlanar;
+  // Deadline of the whole stream; infinite by default.
+  absl::Duration timeout = absl::InfiniteDuration();
+  // Called after each answered batch with (images answered, total images).
+  std::function<void(int64_t, int64_t)> on_progress;
+};
+
+struct ImagePrediction {
+  int64_t index = 0;  // record number in the data file
+  int label = 0;
+  int predicted = 0;
+  std::vector<float> probabilities;
+};
+
+struct EvaluationResult {
+  ClassificationMetrics metrics{kCifarClasses};  // aggregated by the client
+  std::vector<ImagePrediction> predictions;      // in data order
+  v1::EvaluationReport server_report;
+  double seconds = 0;  // wall time of the stream
+};
+
+class EvaluatorClient {
+ public:
+  // A channel to `address` (HOST:PORT) whose message limits fit the service's.
+  static std::shared_ptr<grpc::Channel> Connect(const std::string& address);
+
+  explicit EvaluatorClient(std::shared_ptr<grpc::Channel> channel);
+
+  // Errors: the server's status (e.g. INVALID_ARGUMENT, UNAVAILABLE) with its
+  // message; INVALID_ARGUMENT for bad options or empty data; DATA_LOSS if the
+  // server's answers do not match what was sent or its report disagrees with
+  // the client's own count.
+  absl::StatusOr<EvaluationResult> Evaluate(const LabeledImages& images, const EvaluateOptions& options) const;
+
+  absl::StatusOr<v1::ClassifyResponse> Classify(const ImageBatchView& batch, absl::Duration timeout) const;
+  absl::StatusOr<v1::ModelInfo> GetModelInfo(absl::Duration timeout) const;
+  // The grpc.health.v1 status of `service` ("" for the whole server).
+  absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> CheckHealth(const std::string& service,
+                                                                                    absl::Duration timeout) const;
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Evaluator::Stub> stub_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
+};
+
+// Copies one image from CIFAR's planar layout to interleaved HWC.
+void PlanarToHwc(absl::Span<const uint8_t> planar, uint8_t* hwc);
+
+}  // namespace resnet8
+
+#endif  // RESNET8_CLIENT_EVALUATOR_CLIENT_H_

@@ -1,0 +1,86 @@
+#include "server/evaluator_core.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace resnet8 {
+
+EvaluatorCore::EvaluatorCore(const ImageClassifier& classifier, std::vector<std::string> class_names,
+                             std::string model_sha256, ServiceLimits limits)
+    : classifier_(classifier),
+      class_names_(std::move(class_names)),
+      model_sha256_(std::move(model_sha256)),
+      limits_(limits) {}
+
+absl::Status EvaluatorCore::Predict(const ImageBatchView& batch, std::vector<float>& probabilities,
+                                    google::protobuf::RepeatedPtrField<v1::Prediction>* predictions) const {
+  const int classes = classifier_.num_classes();
+  probabilities.resize(batch.count * classes);
+  RETURN_IF_ERROR(classifier_.Classify(batch, absl::MakeSpan(probabilities)));
+  predictions->Reserve(static_cast<int>(batch.count));
+  for (int64_t i = 0; i < batch.count; ++i) {
+    absl::Span<const float> row = absl::MakeConstSpan(probabilities).subspan(i * classes, classes);
+    v1::Prediction* prediction = predictions->Add();
+    prediction->set_index(i);
+    prediction->mutable_probabilities()->Add(row.begin(), row.end());
+    const int top = Argmax(row);
+    prediction->set_predicted_class(top);
+    if (top < static_cast<int>(class_names_.size())) prediction->set_predicted_class_name(class_names_[top]);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EvaluatorCore::Classify(const v1::ClassifyRequest& request, v1::ClassifyResponse* response) const {
+  ASSIGN_OR_RETURN(ImageBatchView batch, ValidateImageBatch(request.images(), limits_));
+  std::vector<float> probabilities;
+  return Predict(batch, probabilities, response->mutable_predictions());
+}
+
+EvaluatorCore::Evaluation::Evaluation(const EvaluatorCore& core)
+    : core_(core), metrics_(core.classifier_.num_classes()) {}
+
+absl::Status EvaluatorCore::Evaluation::AddBatch(const v1::EvaluateRequest& request, v1::EvaluateResponse* response) {
+  ASSIGN_OR_RETURN(ImageBatchView batch,
+                   ValidateEvaluateRequest(request, core_.classifier_.num_classes(), core_.limits_));
+  std::vector<float> probabilities;
+  RETURN_IF_ERROR(core_.Predict(batch, probabilities, response->mutable_predictions()));
+  for (int i = 0; i < response->predictions_size(); ++i) {
+    v1::Prediction* prediction = response->mutable_predictions(i);
+    prediction->set_index(request.indices_size() > 0 ? request.indices(i) : next_index_ + i);
+    prediction->set_label(request.labels(i));
+    // Labels and predictions are in range: validated above and produced by Argmax.
+    metrics_.Add(static_cast<int>(request.labels(i)), static_cast<int>(prediction->predicted_class())).IgnoreError();
+  }
+  next_index_ += batch.count;
+  response->mutable_totals()->set_images(metrics_.images());
+  response->mutable_totals()->set_correct(metrics_.correct());
+  return absl::OkStatus();
+}
+
+void EvaluatorCore::Evaluation::Finish(v1::EvaluateResponse* response) const {
+  response->mutable_totals()->set_images(metrics_.images());
+  response->mutable_totals()->set_correct(metrics_.correct());
+  FillReport(metrics_, core_.class_names_, response->mutable_report());
+  response->mutable_report()->set_model_sha256(core_.model_sha256_);
+}
+
+void FillReport(const ClassificationMetrics& metrics, const std::vector<std::string>& class_names,
+                v1::EvaluationReport* report) {
+  report->set_images(metrics.images());
+  report->set_correct(metrics.correct());
+  report->set_top1(metrics.top1());
+  report->set_num_classes(metrics.num_classes());
+  for (int c = 0; c < metrics.num_classes(); ++c) {
+    v1::ClassAccuracy* per_class = report->add_per_class();
+    per_class->set_class_index(c);
+    if (c < static_cast<int>(class_names.size())) per_class->set_class_name(class_names[c]);
+    per_class->set_images(metrics.class_images(c));
+    per_class->set_correct(metrics.class_correct(c));
+    per_class->set_accuracy(metrics.class_accuracy(c));
+  }
+  for (int64_t count : metrics.confusion_matrix()) report->add_confusion_matrix(count);
+}
+
+}  // namespace resnet8

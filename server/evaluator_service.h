@@ -1,0 +1,44 @@
+// The gRPC adapter of the Evaluator service: it moves messages between the
+// transport and EvaluatorCore, answers UNAVAILABLE while the server is not
+// ready (starting up, or shutting down), stops a stream's work as soon as its
+// client is gone or its deadline passes, and maps every status in one place
+// (common/grpc_status.h). No exception escapes a handler.
+#ifndef RESNET8_SERVER_EVALUATOR_SERVICE_H_
+#define RESNET8_SERVER_EVALUATOR_SERVICE_H_
+
+#include <atomic>
+
+#include "absl/synchronization/mutex.h"
+
+#include "resnet8/v1/evaluator.grpc.pb.h"
+#include "server/evaluator_core.h"
+
+namespace resnet8 {
+
+class EvaluatorService final : public v1::Evaluator::Service {
+ public:
+  // `core` must outlive the service. Starts not ready.
+  EvaluatorService(const EvaluatorCore& core, v1::ModelInfo info);
+
+  // Thread-safe.
+  void SetReady(bool ready) { ready_.store(ready); }
+  // Records the startup self-check that GetModelInfo reports. Thread-safe.
+  void SetSelfCheck(const v1::SelfCheck& self_check);
+
+  grpc::Status Classify(grpc::ServerContext* context, const v1::ClassifyRequest* request,
+                        v1::ClassifyResponse* response) override;
+  grpc::Status EvaluateDataset(grpc::ServerContext* context,
+                               grpc::ServerReaderWriter<v1::EvaluateResponse, v1::EvaluateRequest>* stream) override;
+  grpc::Status GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest* request,
+                            v1::ModelInfo* response) override;
+
+ private:
+  const EvaluatorCore& core_;
+  absl::Mutex info_mutex_;
+  v1::ModelInfo info_ ABSL_GUARDED_BY(info_mutex_);
+  std::atomic<bool> ready_{false};
+};
+
+}  // namespace resnet8
+
+#endif  // RESNET8_SERVER_EVALUATOR_SERVICE_H_

@@ -1,0 +1,145 @@
+// resnet8_server: converts a Keras .h5 ResNet8 at startup, checks it, and
+// serves the resnet8.v1.Evaluator gRPC API with standard health checking.
+//
+//   resnet8_server --model=pretrainedResnet.h5 [--address=127.0.0.1:50051]
+//
+// Exit codes: 0 after a clean shutdown (SIGTERM or SIGINT); 1 if the model
+// cannot be loaded, fails its self-check, or the address cannot be bound.
+#include <glog/logging.h>
+#include <signal.h>
+
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "common/cifar10.h"
+#include "common/model_loader.h"
+#include "common/self_check.h"
+#include "common/status_macros.h"
+#include "common/torch_classifier.h"
+#include "server/server.h"
+
+ABSL_FLAG(std::string, model, "", "Keras .h5 model to serve (required)");
+ABSL_FLAG(std::string, address, "127.0.0.1:50051",
+          "HOST:PORT to listen on; port 0 picks a free one. Loopback unless you choose otherwise");
+ABSL_FLAG(int64_t, max_batch_images, 1024, "most images per request batch (1,024 fit gRPC's default 4 MiB)");
+ABSL_FLAG(double, shutdown_grace_seconds, 10, "on SIGTERM/SIGINT, how long in-flight calls may finish");
+ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 means one per core");
+
+namespace resnet8 {
+namespace {
+
+v1::SelfCheck ToProto(const SelfCheckResult& check) {
+  v1::SelfCheck proto;
+  proto.set_passed(check.passed);
+  proto.set_images(static_cast<uint32_t>(check.images));
+  proto.set_max_abs_difference(check.max_abs_difference);
+  proto.set_detail(check.detail);
+  return proto;
+}
+
+v1::ModelInfo DescribeModel(const ConvertedModel& model) {
+  v1::ModelInfo info;
+  info.set_model_sha256(model.sha256);
+  info.set_model_file(model.path.substr(model.path.rfind('/') + 1));
+  info.set_keras_version(model.keras.keras_version);
+  for (int64_t width : model.module->spec().Widths()) info.add_widths(static_cast<uint32_t>(width));
+  info.set_parameter_count(model.keras.ParameterCount());
+  v1::InputSpec* input = info.mutable_input();
+  input->set_height(kImageHeight);
+  input->set_width(kImageWidth);
+  input->set_channels(kImageChannels);
+  input->set_value_range("uint8 0..255 fed to the model as float 0..255: no scaling, no mean subtraction");
+  input->add_layouts(v1::PIXEL_LAYOUT_CHANNEL_PLANAR);
+  input->add_layouts(v1::PIXEL_LAYOUT_INTERLEAVED_HWC);
+  for (const std::string& name : StandardCifar10ClassNames()) info.add_class_names(name);
+  info.mutable_self_check()->set_detail("not run yet");
+  info.set_runtime(absl::StrCat("LibTorch ", TORCH_VERSION, " (CPU, ", at::get_num_threads(), " threads)"));
+  info.set_convert_seconds(model.convert_seconds);
+  return info;
+}
+
+int WaitForStopSignal(const sigset_t& signals) {
+  int signal = 0;
+  sigwait(&signals, &signal);
+  return signal;
+}
+
+absl::Status Serve(const std::string& model_path, const ServerOptions& options, int threads,
+                   const sigset_t& stop_signals) {
+  if (threads > 0) at::set_num_threads(threads);
+  else at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+
+  ASSIGN_OR_RETURN(ConvertedModel model, ConvertKerasFile(model_path));
+  LOG(INFO) << "converted " << model_path << " in " << model.convert_seconds << " s: widths "
+            << absl::StrJoin(model.module->spec().Widths(), "/") << ", sha256 " << model.sha256;
+  ASSIGN_OR_RETURN(std::unique_ptr<TorchClassifier> classifier, TorchClassifier::Create(model.module));
+
+  // Listen first (health NOT_SERVING), so probes see the startup; serve only
+  // after the self-check passes.
+  ASSIGN_OR_RETURN(std::unique_ptr<EvaluatorServer> server,
+                   EvaluatorServer::Start(options, *classifier, DescribeModel(model)));
+  ASSIGN_OR_RETURN(SelfCheckResult check, RunSelfCheck(model.keras, *classifier));
+  server->SetSelfCheck(ToProto(check));
+  if (!check.passed) {
+    return absl::InternalError(absl::StrCat("self-check ", check.detail, "; refusing to serve ", model_path));
+  }
+  LOG(INFO) << "self-check " << check.detail;
+  server->SetServing(true);
+  LOG(INFO) << "listening on " << server->address();
+
+  const int signal = WaitForStopSignal(stop_signals);
+  LOG(INFO) << "received " << strsignal(signal) << ": draining (grace "
+            << absl::FormatDuration(options.shutdown_grace) << ")";
+  server->Shutdown();
+  LOG(INFO) << "stopped";
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace resnet8
+
+int main(int argc, char** argv) {
+  // Block the stop signals before any thread starts, so that every thread
+  // inherits the mask and only sigwait() sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::SetProgramUsageMessage("Serves a Keras ResNet8 converted to LibTorch over gRPC.\n"
+                               "Usage: resnet8_server --model=PATH.h5 [--address=HOST:PORT]");
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
+  if (positional.size() > 1) {
+    std::cerr << "resnet8_server: unexpected argument '" << positional[1] << "'\n";
+    return 1;
+  }
+  const std::string model = absl::GetFlag(FLAGS_model);
+  if (model.empty()) {
+    std::cerr << "resnet8_server: --model is required\n";
+    return 1;
+  }
+  resnet8::ServerOptions options;
+  options.address = absl::GetFlag(FLAGS_address);
+  options.limits.max_batch_images = absl::GetFlag(FLAGS_max_batch_images);
+  options.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
+  if (absl::Status status = resnet8::ValidateServerOptions(options); !status.ok()) {
+    std::cerr << "resnet8_server: " << status.message() << "\n";
+    return 1;
+  }
+  absl::Status status = resnet8::Serve(model, options, absl::GetFlag(FLAGS_threads), stop_signals);
+  if (!status.ok()) {
+    std::cerr << "resnet8_server: " << status.message() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,40 @@
+// Checks of incoming requests, before any work is done, with messages that
+// name the offending field. Pure functions of the request: the service calls
+// them, and fuzzers and unit tests can too.
+//
+//   ASSIGN_OR_RETURN(ImageBatchView batch, ValidateImageBatch(request.images(), limits));
+#ifndef RESNET8_SERVER_REQUEST_VALIDATION_H_
+#define RESNET8_SERVER_REQUEST_VALIDATION_H_
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "common/image_classifier.h"
+#include "resnet8/v1/evaluator.pb.h"
+
+namespace resnet8 {
+
+struct ServiceLimits {
+  // Images per ImageBatch. 1,024 images are 3 MiB of pixels, inside gRPC's
+  // default 4 MiB message limit.
+  int64_t max_batch_images = 1024;
+};
+
+// The largest request message the limits allow, with room for labels,
+// indices and framing.
+int64_t MaxRequestBytes(const ServiceLimits& limits);
+
+// Returns a view of the batch's pixels (valid while `batch` lives).
+// RESOURCE_EXHAUSTED if count exceeds limits.max_batch_images; INVALID_ARGUMENT
+// for a zero count, an unspecified or unknown layout, or a byte count that is
+// not count * 3,072.
+absl::StatusOr<ImageBatchView> ValidateImageBatch(const v1::ImageBatch& batch, const ServiceLimits& limits);
+
+// Validates the batch as above, then that labels (one per image, each below
+// num_classes) and indices (none, or one per image) fit it.
+absl::StatusOr<ImageBatchView> ValidateEvaluateRequest(const v1::EvaluateRequest& request, int num_classes,
+                                                       const ServiceLimits& limits);
+
+}  // namespace resnet8
+
+#endif  // RESNET8_SERVER_REQUEST_VALIDATION_H_

@@ -1,0 +1,88 @@
+#include "server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace resnet8 {
+namespace {
+
+constexpr char kServiceName[] = "resnet8.v1.Evaluator";
+
+std::vector<std::string> ClassNames(const v1::ModelInfo& info) {
+  return std::vector<std::string>(info.class_names().begin(), info.class_names().end());
+}
+
+}  // namespace
+
+absl::Status ValidateServerOptions(const ServerOptions& options) {
+  if (options.address.empty() || options.address.rfind(':') == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("address '", options.address, "' is not HOST:PORT"));
+  }
+  if (options.limits.max_batch_images < 1 || options.limits.max_batch_images > 65536) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_batch_images ", options.limits.max_batch_images, " is outside 1..65536"));
+  }
+  if (options.shutdown_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("shutdown_grace is negative");
+  }
+  return absl::OkStatus();
+}
+
+EvaluatorServer::EvaluatorServer(const ServerOptions& options, const ImageClassifier& classifier,
+                                 v1::ModelInfo info)
+    : options_(options),
+      class_names_(ClassNames(info)),
+      core_(classifier, class_names_, info.model_sha256(), options.limits),
+      service_(core_, std::move(info)) {}
+
+absl::StatusOr<std::unique_ptr<EvaluatorServer>> EvaluatorServer::Start(const ServerOptions& options,
+                                                                        const ImageClassifier& classifier,
+                                                                        v1::ModelInfo info) {
+  if (absl::Status status = ValidateServerOptions(options); !status.ok()) return status;
+  info.mutable_limits()->set_max_batch_images(options.limits.max_batch_images);
+  info.mutable_limits()->set_max_message_bytes(MaxRequestBytes(options.limits));
+  std::unique_ptr<EvaluatorServer> server(new EvaluatorServer(options, classifier, std::move(info)));
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &server->port_);
+  builder.RegisterService(&server->service_);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(MaxRequestBytes(options.limits)));
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address,
+                                               " (address in use, or not an address of this machine?)"));
+  }
+  server->address_ = absl::StrCat(options.address.substr(0, options.address.rfind(':')), ":", server->port_);
+  server->SetServing(false);
+  return server;
+}
+
+EvaluatorServer::~EvaluatorServer() { Shutdown(); }
+
+void EvaluatorServer::SetServing(bool serving) {
+  service_.SetReady(serving);
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  health->SetServingStatus(serving);
+  health->SetServingStatus(kServiceName, serving);
+}
+
+void EvaluatorServer::Shutdown() {
+  std::call_once(shutdown_once_, [this] {
+    if (server_ == nullptr) return;
+    SetServing(false);
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.shutdown_grace)));
+    server_->Wait();
+  });
+}
+
+}  // namespace resnet8

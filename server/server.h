@@ -1,0 +1,85 @@
+// The server's lifecycle around one classifier: listen, report health, serve
+// the Evaluator service, and shut down cleanly.
+//
+//   ServerOptions options;                 // defaults documented below
+//   options.address = "127.0.0.1:0";      // port 0 picks a free port
+//   ASSIGN_OR_RETURN(auto server, EvaluatorServer::Start(options, classifier, info));
+//   server->SetServing(true);              // after the self-check
+//   ... server->port() ...
+//   server->Shutdown();                    // NOT_SERVING, drain, stop
+//
+// Health: the standard grpc.health.v1 service answers for "" and for
+// "resnet8.v1.Evaluator": NOT_SERVING from Start() until SetServing(true), and
+// again from Shutdown() on. Server reflection is on, so grpcurl and other
+// languages' tools can discover the API.
+#ifndef RESNET8_SERVER_SERVER_H_
+#define RESNET8_SERVER_SERVER_H_
+
+#include <grpcpp/server.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/image_classifier.h"
+#include "resnet8/v1/evaluator.pb.h"
+#include "server/evaluator_core.h"
+#include "server/evaluator_service.h"
+
+namespace resnet8 {
+
+struct ServerOptions {
+  // Where to listen. Loopback by default: binding other interfaces is an
+  // explicit choice. Port 0 picks a free port (see EvaluatorServer::port()).
+  std::string address = "127.0.0.1:50051";
+  ServiceLimits limits;
+  // How long Shutdown() lets in-flight calls finish before cancelling them.
+  absl::Duration shutdown_grace = absl::Seconds(10);
+};
+
+// INVALID_ARGUMENT naming the field if an option is out of range.
+absl::Status ValidateServerOptions(const ServerOptions& options);
+
+class EvaluatorServer {
+ public:
+  // Starts listening with health NOT_SERVING. `classifier` must outlive the
+  // server; `info` is what GetModelInfo answers (limits are filled in here).
+  // Errors: INVALID_ARGUMENT for bad options; UNAVAILABLE if the address
+  // cannot be bound.
+  static absl::StatusOr<std::unique_ptr<EvaluatorServer>> Start(const ServerOptions& options,
+                                                                const ImageClassifier& classifier,
+                                                                v1::ModelInfo info);
+  ~EvaluatorServer();
+
+  int port() const { return port_; }
+  // "host:port" with the port actually bound.
+  const std::string& address() const { return address_; }
+
+  // Records the startup self-check for GetModelInfo. Thread-safe.
+  void SetSelfCheck(const v1::SelfCheck& self_check) { service_.SetSelfCheck(self_check); }
+  // Flips health and the service's readiness together. Thread-safe.
+  void SetServing(bool serving);
+  // Health NOT_SERVING, stop accepting calls, let in-flight calls finish within
+  // the grace period, cancel the rest, and return when all handlers are done.
+  // Idempotent; thread-safe.
+  void Shutdown();
+
+ private:
+  EvaluatorServer(const ServerOptions& options, const ImageClassifier& classifier, v1::ModelInfo info);
+
+  ServerOptions options_;
+  std::vector<std::string> class_names_;
+  EvaluatorCore core_;
+  EvaluatorService service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::string address_;
+  std::once_flag shutdown_once_;
+};
+
+}  // namespace resnet8
+
+#endif  // RESNET8_SERVER_SERVER_H_
