@@ -123,6 +123,10 @@ absl::Status Evaluate(const EvaluatorClient& client) {
 
   absl::StatusOr<v1::ModelInfo> info = client.GetModelInfo(Timeout(absl::Seconds(10)));
   if (!info.ok()) return AtServer(info.status());
+  if (options.batch_size > static_cast<int64_t>(info->limits().max_batch_images())) {
+    return absl::InvalidArgumentError(absl::StrCat("--batch_size=", options.batch_size, " exceeds the server's max_batch_images of ",
+                                                   info->limits().max_batch_images()));
+  }
   absl::StatusOr<EvaluationResult> result = client.Evaluate(images, options);
   if (!result.ok()) return AtServer(result.status());
 

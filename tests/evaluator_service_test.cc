@@ -1,0 +1,337 @@
+// The service over a real gRPC socket with a fake classifier: every bad
+// request kind, classifier failure, readiness and health, cancellation,
+// deadlines and shutdown during a stream.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "client/evaluator_client.h"
+#include "server/server.h"
+#include "tests/test_support.h"
+
+namespace resnet8 {
+namespace {
+
+using grpc::health::v1::HealthCheckResponse;
+
+// Predicts class (first pixel byte % 10) with probability 1. A first byte of
+// 255 makes it fail; `delay` slows every call.
+class FakeClassifier final : public ImageClassifier {
+ public:
+  int num_classes() const override { return 10; }
+  absl::Status Classify(const ImageBatchView& batch, absl::Span<float> probabilities) const override {
+    calls_.fetch_add(1);
+    if (delay_ > absl::ZeroDuration()) absl::SleepFor(delay_);
+    for (int64_t i = 0; i < batch.count; ++i) {
+      const uint8_t first = batch.pixels[i * kImageBytes];
+      if (first == 255) return absl::InternalError("fake classifier failure");
+      for (int c = 0; c < 10; ++c) probabilities[i * 10 + c] = c == first % 10 ? 1.0f : 0.0f;
+    }
+    return absl::OkStatus();
+  }
+  int calls() const { return calls_.load(); }
+  void set_delay(absl::Duration delay) { delay_ = delay; }
+
+ private:
+  mutable std::atomic<int> calls_{0};
+  absl::Duration delay_ = absl::ZeroDuration();
+};
+
+// `count` images; image i has every byte equal to `first_byte(i)`, label i % 10.
+LabeledImages MakeImages(int64_t count, std::function<uint8_t(int64_t)> first_byte = [](int64_t i) { return i; }) {
+  LabeledImages images;
+  for (int64_t i = 0; i < count; ++i) {
+    images.pixels.insert(images.pixels.end(), kImageBytes, first_byte(i));
+    images.labels.push_back(static_cast<uint8_t>(i % 10));
+    images.indices.push_back(1000 + i);
+  }
+  return images;
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void StartServer(int64_t max_batch_images = 8, absl::Duration grace = absl::Seconds(2)) {
+    ServerOptions options;
+    options.address = "127.0.0.1:0";
+    options.limits.max_batch_images = max_batch_images;
+    options.shutdown_grace = grace;
+    v1::ModelInfo info;
+    info.set_model_sha256("fake");
+    for (int c = 0; c < 10; ++c) info.add_class_names(absl::StrCat("class", c));
+    ASSERT_OK_AND_ASSIGN(server_, EvaluatorServer::Start(options, classifier_, info));
+    channel_ = EvaluatorClient::Connect(server_->address());
+    client_ = std::make_unique<EvaluatorClient>(channel_);
+    stub_ = v1::Evaluator::NewStub(channel_);
+  }
+
+  v1::ClassifyRequest ClassifyRequestOf(int count, size_t bytes, v1::PixelLayout layout) {
+    v1::ClassifyRequest request;
+    request.mutable_images()->set_layout(layout);
+    request.mutable_images()->set_count(count);
+    request.mutable_images()->set_pixels(std::string(bytes, '\3'));
+    return request;
+  }
+
+  grpc::Status CallClassify(const v1::ClassifyRequest& request, v1::ClassifyResponse* response = nullptr) {
+    grpc::ClientContext context;
+    v1::ClassifyResponse ignored;
+    return stub_->Classify(&context, request, response != nullptr ? response : &ignored);
+  }
+
+  // Sends one EvaluateRequest on a fresh stream and returns the stream's status.
+  grpc::Status EvaluateOnce(const v1::EvaluateRequest& request) {
+    grpc::ClientContext context;
+    auto stream = stub_->EvaluateDataset(&context);
+    stream->Write(request);
+    stream->WritesDone();
+    v1::EvaluateResponse response;
+    while (stream->Read(&response)) {
+    }
+    return stream->Finish();
+  }
+
+  v1::EvaluateRequest ValidEvaluateRequest(int count) {
+    v1::EvaluateRequest request;
+    request.mutable_images()->set_layout(v1::PIXEL_LAYOUT_CHANNEL_PLANAR);
+    request.mutable_images()->set_count(count);
+    request.mutable_images()->set_pixels(std::string(count * kImageBytes, '\1'));
+    for (int i = 0; i < count; ++i) request.add_labels(i % 10);
+    return request;
+  }
+
+  FakeClassifier classifier_;
+  std::unique_ptr<EvaluatorServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<EvaluatorClient> client_;
+  std::unique_ptr<v1::Evaluator::Stub> stub_;
+};
+
+#define EXPECT_GRPC_STATUS(status, expected_code, substring)                             \
+  do {                                                                                  \
+    const grpc::Status s_ = (status);                                                   \
+    EXPECT_EQ(s_.error_code(), expected_code) << s_.error_message();                    \
+    EXPECT_NE(s_.error_message().find(substring), std::string::npos) << s_.error_message(); \
+  } while (0)
+
+TEST_F(ServiceTest, HealthIsNotServingUntilReadyThenServing) {
+  StartServer();
+  ASSERT_OK_AND_ASSIGN(auto before, client_->CheckHealth("", absl::Seconds(5)));
+  EXPECT_EQ(before, HealthCheckResponse::NOT_SERVING);
+  server_->SetServing(true);
+  ASSERT_OK_AND_ASSIGN(auto whole, client_->CheckHealth("", absl::Seconds(5)));
+  EXPECT_EQ(whole, HealthCheckResponse::SERVING);
+  ASSERT_OK_AND_ASSIGN(auto service, client_->CheckHealth("resnet8.v1.Evaluator", absl::Seconds(5)));
+  EXPECT_EQ(service, HealthCheckResponse::SERVING);
+  server_->SetServing(false);
+  ASSERT_OK_AND_ASSIGN(auto after, client_->CheckHealth("", absl::Seconds(5)));
+  EXPECT_EQ(after, HealthCheckResponse::NOT_SERVING);
+}
+
+TEST_F(ServiceTest, RejectsCallsWhileNotReady) {
+  StartServer();
+  EXPECT_GRPC_STATUS(CallClassify(ClassifyRequestOf(1, kImageBytes, v1::PIXEL_LAYOUT_CHANNEL_PLANAR)),
+                     grpc::StatusCode::UNAVAILABLE, "not ready");
+  EXPECT_EQ(classifier_.calls(), 0);
+}
+
+TEST_F(ServiceTest, ClassifyAnswersEachImageInOrder) {
+  StartServer();
+  server_->SetServing(true);
+  LabeledImages images = MakeImages(3, [](int64_t i) { return static_cast<uint8_t>(i + 4); });
+  ASSERT_OK_AND_ASSIGN(v1::ClassifyResponse response,
+                       client_->Classify({images.pixels, 3, PixelLayout::kChannelPlanar}, absl::Seconds(5)));
+  ASSERT_EQ(response.predictions_size(), 3);
+  EXPECT_EQ(response.predictions(2).index(), 2u);
+  EXPECT_EQ(response.predictions(2).predicted_class(), 6u);
+  EXPECT_EQ(response.predictions(2).predicted_class_name(), "class6");
+  EXPECT_EQ(response.predictions(2).probabilities_size(), 10);
+}
+
+TEST_F(ServiceTest, RejectsEmptyBatch) {
+  StartServer();
+  server_->SetServing(true);
+  EXPECT_GRPC_STATUS(CallClassify(ClassifyRequestOf(0, 0, v1::PIXEL_LAYOUT_CHANNEL_PLANAR)),
+                     grpc::StatusCode::INVALID_ARGUMENT, "images.count is 0");
+}
+
+TEST_F(ServiceTest, RejectsWrongByteCount) {
+  StartServer();
+  server_->SetServing(true);
+  EXPECT_GRPC_STATUS(CallClassify(ClassifyRequestOf(2, kImageBytes + 5, v1::PIXEL_LAYOUT_CHANNEL_PLANAR)),
+                     grpc::StatusCode::INVALID_ARGUMENT, "images.pixels has 3077 bytes; images.count 2 needs exactly 6144");
+}
+
+TEST_F(ServiceTest, RejectsUnspecifiedAndUnknownLayouts) {
+  StartServer();
+  server_->SetServing(true);
+  EXPECT_GRPC_STATUS(CallClassify(ClassifyRequestOf(1, kImageBytes, v1::PIXEL_LAYOUT_UNSPECIFIED)),
+                     grpc::StatusCode::INVALID_ARGUMENT, "images.layout is 0");
+  EXPECT_GRPC_STATUS(CallClassify(ClassifyRequestOf(1, kImageBytes, static_cast<v1::PixelLayout>(7))),
+                     grpc::StatusCode::INVALID_ARGUMENT, "images.layout is 7");
+}
+
+TEST_F(ServiceTest, RejectsMoreImagesThanAllowed) {
+  StartServer(/*max_batch_images=*/8);
+  server_->SetServing(true);
+  EXPECT_GRPC_STATUS(CallClassify(ClassifyRequestOf(9, 9 * kImageBytes, v1::PIXEL_LAYOUT_CHANNEL_PLANAR)),
+                     grpc::StatusCode::RESOURCE_EXHAUSTED, "above this server's max_batch_images of 8");
+  EXPECT_EQ(classifier_.calls(), 0);
+}
+
+TEST_F(ServiceTest, RejectsOversizedMessageAtTheTransport) {
+  StartServer(/*max_batch_images=*/8);
+  server_->SetServing(true);
+  EXPECT_EQ(CallClassify(ClassifyRequestOf(100, 100 * kImageBytes, v1::PIXEL_LAYOUT_CHANNEL_PLANAR)).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+TEST_F(ServiceTest, ClassifierFailureIsInternalAndTheServerKeepsServing) {
+  StartServer();
+  server_->SetServing(true);
+  LabeledImages bad = MakeImages(1, [](int64_t) { return 255; });
+  v1::ClassifyRequest request;
+  request.mutable_images()->set_layout(v1::PIXEL_LAYOUT_CHANNEL_PLANAR);
+  request.mutable_images()->set_count(1);
+  request.mutable_images()->set_pixels(std::string(bad.pixels.begin(), bad.pixels.end()));
+  EXPECT_GRPC_STATUS(CallClassify(request), grpc::StatusCode::INTERNAL, "fake classifier failure");
+  EXPECT_TRUE(CallClassify(ClassifyRequestOf(1, kImageBytes, v1::PIXEL_LAYOUT_CHANNEL_PLANAR)).ok());
+}
+
+TEST_F(ServiceTest, EvaluateRejectsLabelCountMismatch) {
+  StartServer();
+  server_->SetServing(true);
+  v1::EvaluateRequest request = ValidEvaluateRequest(3);
+  request.mutable_labels()->RemoveLast();
+  EXPECT_GRPC_STATUS(EvaluateOnce(request), grpc::StatusCode::INVALID_ARGUMENT, "labels has 2 entries for 3 images");
+}
+
+TEST_F(ServiceTest, EvaluateRejectsLabelOutOfRange) {
+  StartServer();
+  server_->SetServing(true);
+  v1::EvaluateRequest request = ValidEvaluateRequest(3);
+  request.set_labels(1, 10);
+  EXPECT_GRPC_STATUS(EvaluateOnce(request), grpc::StatusCode::INVALID_ARGUMENT, "labels[1] is 10, outside 0..9");
+}
+
+TEST_F(ServiceTest, EvaluateRejectsIndicesCountMismatch) {
+  StartServer();
+  server_->SetServing(true);
+  v1::EvaluateRequest request = ValidEvaluateRequest(3);
+  request.add_indices(5);
+  EXPECT_GRPC_STATUS(EvaluateOnce(request), grpc::StatusCode::INVALID_ARGUMENT, "indices has 1 entries for 3 images");
+}
+
+TEST_F(ServiceTest, EvaluateNumbersImagesWhenNoIndicesAreSent) {
+  StartServer();
+  server_->SetServing(true);
+  grpc::ClientContext context;
+  auto stream = stub_->EvaluateDataset(&context);
+  ASSERT_TRUE(stream->Write(ValidEvaluateRequest(2)));
+  ASSERT_TRUE(stream->Write(ValidEvaluateRequest(3)));
+  stream->WritesDone();
+  std::vector<uint64_t> indices;
+  v1::EvaluateResponse response;
+  while (stream->Read(&response)) {
+    for (const auto& p : response.predictions()) indices.push_back(p.index());
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(indices, (std::vector<uint64_t>{0, 1, 2, 3, 4}));
+}
+
+TEST_F(ServiceTest, EvaluateReportAgreesWithTheClientsOwnCount) {
+  StartServer();
+  server_->SetServing(true);
+  // Image i has first byte 3i, so the fake predicts class 3i % 10; label is i % 10.
+  LabeledImages images = MakeImages(25, [](int64_t i) { return static_cast<uint8_t>(i * 3); });
+  EvaluateOptions options;
+  options.batch_size = 4;
+  ASSERT_OK_AND_ASSIGN(EvaluationResult result, client_->Evaluate(images, options));
+  int expected_correct = 0;
+  for (int i = 0; i < 25; ++i) expected_correct += (i * 3) % 10 == i % 10;
+  EXPECT_EQ(result.metrics.images(), 25);
+  EXPECT_EQ(result.metrics.correct(), expected_correct);
+  EXPECT_EQ(result.server_report.correct(), static_cast<uint64_t>(expected_correct));
+  EXPECT_EQ(result.server_report.model_sha256(), "fake");
+  EXPECT_EQ(result.predictions[7].index, 1007);
+  EXPECT_EQ(result.predictions[7].predicted, 1);
+}
+
+TEST_F(ServiceTest, CancelledStreamStopsTheWork) {
+  StartServer();
+  server_->SetServing(true);
+  classifier_.set_delay(absl::Milliseconds(20));
+  {
+    grpc::ClientContext context;
+    auto stream = stub_->EvaluateDataset(&context);
+    for (int i = 0; i < 50; ++i) stream->Write(ValidEvaluateRequest(1));
+    v1::EvaluateResponse response;
+    ASSERT_TRUE(stream->Read(&response));
+    context.TryCancel();
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  absl::SleepFor(absl::Milliseconds(200));
+  const int calls = classifier_.calls();
+  EXPECT_LT(calls, 20) << "the server went on classifying for a cancelled stream";
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(classifier_.calls(), calls);
+  classifier_.set_delay(absl::ZeroDuration());
+  EXPECT_TRUE(CallClassify(ClassifyRequestOf(1, kImageBytes, v1::PIXEL_LAYOUT_CHANNEL_PLANAR)).ok());
+}
+
+TEST_F(ServiceTest, DeadlineEndsTheStreamAndItsWork) {
+  StartServer();
+  server_->SetServing(true);
+  classifier_.set_delay(absl::Milliseconds(50));
+  EvaluateOptions options;
+  options.batch_size = 1;
+  options.timeout = absl::Milliseconds(300);
+  EXPECT_STATUS(client_->Evaluate(MakeImages(100), options), absl::StatusCode::kDeadlineExceeded, "");
+  absl::SleepFor(absl::Milliseconds(200));
+  const int calls = classifier_.calls();
+  EXPECT_LT(calls, 20);
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(classifier_.calls(), calls);
+}
+
+TEST_F(ServiceTest, ShutdownDuringAStreamLetsItFinishWithinTheGrace) {
+  StartServer(/*max_batch_images=*/8, /*grace=*/absl::Seconds(5));
+  server_->SetServing(true);
+  classifier_.set_delay(absl::Milliseconds(10));
+  absl::StatusOr<EvaluationResult> result;
+  std::thread client([&] {
+    EvaluateOptions options;
+    options.batch_size = 2;
+    result = client_->Evaluate(MakeImages(40), options);
+  });
+  while (classifier_.calls() < 2) absl::SleepFor(absl::Milliseconds(1));
+  server_->Shutdown();  // returns once the stream is done
+  client.join();
+  ASSERT_OK(result);
+  EXPECT_EQ(result->metrics.images(), 40);
+}
+
+TEST_F(ServiceTest, ShutdownPastTheGraceCancelsTheStream) {
+  StartServer(/*max_batch_images=*/8, /*grace=*/absl::Milliseconds(200));
+  server_->SetServing(true);
+  classifier_.set_delay(absl::Milliseconds(50));
+  absl::StatusOr<EvaluationResult> result;
+  std::thread client([&] {
+    EvaluateOptions options;
+    options.batch_size = 1;
+    result = client_->Evaluate(MakeImages(200), options);  // 10 s of work
+  });
+  while (classifier_.calls() < 2) absl::SleepFor(absl::Milliseconds(1));
+  const absl::Time start = absl::Now();
+  server_->Shutdown();
+  client.join();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  EXPECT_FALSE(result.ok());
+  EXPECT_TRUE(result.status().code() == absl::StatusCode::kCancelled ||
+              result.status().code() == absl::StatusCode::kUnavailable)
+      << result.status();
+}
+
+}  // namespace
+}  // namespace resnet8

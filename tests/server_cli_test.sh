@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# End-to-end test of the shipped programs: resnet8_server on a free port and
+# resnet8_client against it (health, info, evaluate with the golden subset,
+# classify of a record and of a PNG file, error exits), then SIGTERM.
+# Usage: server_cli_test.sh BUILD_BIN_DIR SHARED_DIR
+set -euo pipefail
+bin=$1 shared=$2
+work=$(mktemp -d)
+server_pid=""
+cleanup() {
+  [[ -n "$server_pid" ]] && kill -9 "$server_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; [[ -f "$work/server.log" ]] && tail -5 "$work/server.log" >&2; exit 1; }
+data="$shared/data/cifar-10-batches-bin"
+
+# A bad model: exit 1 with a message, never listening.
+printf 'junk' > "$work/bad.h5"
+if "$bin/resnet8_server" --model="$work/bad.h5" --address=127.0.0.1:0 2> "$work/bad.log"; then fail "bad model served"; fi
+grep -q "bad.h5: not an HDF5 file" "$work/bad.log" || fail "bad model message: $(cat "$work/bad.log")"
+grep -q "listening on" "$work/bad.log" && fail "listened with a bad model"
+
+"$bin/resnet8_server" --model="$shared/models/pretrainedResnet.h5" --address=127.0.0.1:0 2> "$work/server.log" &
+server_pid=$!
+for _ in $(seq 600); do
+  grep -q "listening on" "$work/server.log" && break
+  kill -0 "$server_pid" 2>/dev/null || fail "server died at startup"
+  sleep 0.1
+done
+address=$(sed -n 's/.*listening on \(.*\)$/\1/p' "$work/server.log")
+[[ -n "$address" ]] || fail "no 'listening on' line"
+echo "server at $address"
+client() { "$bin/resnet8_client" "$@" --server="$address"; }
+
+[[ "$(client health)" == "SERVING" ]] || fail "health"
+client info > "$work/info.txt"
+grep -q "5f938a8eea605438cc7360aa13c987bc6d7bd0c8d931b2917361ae7ae4eeda2f" "$work/info.txt" || fail "info sha256"
+grep -q "^self-check:   passed" "$work/info.txt" || fail "info self-check"
+
+client evaluate --data="$data" --subset=perf200 --batch_size=64 \
+  --report_json="$work/report.json" --predictions_csv="$work/predictions.csv" > "$work/report.txt"
+grep -q "top-1 accuracy: 87.00% (174/200)" "$work/report.txt" || fail "perf200 report: $(head -5 "$work/report.txt")"
+/usr/bin/python3 - "$work/report.json" "$work/predictions.csv" "$shared/golden/keras_reference_perf200.csv" <<'PY'
+import csv, json, sys
+report = json.load(open(sys.argv[1]))
+assert report["images"] == 200 and report["correct"] == 174, report
+ours = {row["index"]: row for row in csv.DictReader(open(sys.argv[2]))}
+golden = list(csv.DictReader(open(sys.argv[3])))
+assert len(ours) == 200
+worst = max(abs(float(ours[g["index"]][f"prob_{c}"]) - float(g[f"prob_{c}"])) for g in golden for c in range(10))
+assert worst <= 1e-5, worst
+print(f"predictions CSV vs Keras golden: max |difference| = {worst:.3g} over 2000 probabilities")
+PY
+
+client classify --data="$data/test_batch.bin" --index=0 | grep -q "record 0 (label 3 cat): 3 cat (p=0.9986)" \
+  || fail "classify record"
+# Record 0 as a 64x64 PNG (each pixel doubled): area averaging gives the record back exactly.
+/usr/bin/python3 - "$data/test_batch.bin" "$work/cat64.png" <<'PY'
+import struct, sys, zlib
+record = open(sys.argv[1], "rb").read(3073)[1:]
+rows = []
+for y in range(64):
+    row = bytearray([0])
+    for x in range(64):
+        p = (y // 2) * 32 + x // 2
+        row += bytes([record[p], record[1024 + p], record[2048 + p]])
+    rows.append(bytes(row))
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 64, 64, 8, 2, 0, 0, 0))
+png += chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b"")
+open(sys.argv[2], "wb").write(png)
+PY
+client classify "$work/cat64.png" | grep -q "cat64.png: 3 cat (p=0.9986)" || fail "classify PNG: $(client classify "$work/cat64.png")"
+
+# Errors: one line, exit 1; the server keeps serving.
+expect_error() {  # expect_error SUBSTRING COMMAND...
+  local want=$1; shift
+  if "$@" > /dev/null 2> "$work/err.txt"; then fail "accepted: $*"; fi
+  [[ $(wc -l < "$work/err.txt") -eq 1 ]] || fail "not one line: $(cat "$work/err.txt")"
+  grep -q "$want" "$work/err.txt" || fail "expected '$want', got: $(cat "$work/err.txt")"
+}
+expect_error "exceeds the server's max_batch_images of 1024" client evaluate --data="$data" --limit=2000 --batch_size=2000
+head -c 10000 "$data/test_batch.bin" > "$work/truncated.bin"
+expect_error "not a whole number of 3073-byte CIFAR-10 records" client evaluate --data="$work/truncated.bin"
+expect_error "unknown (known: perf200)" client evaluate --data="$data" --subset=perf300
+expect_error "unreachable or not ready" "$bin/resnet8_client" health --server=127.0.0.1:1
+[[ "$(client health)" == "SERVING" ]] || fail "health after errors"
+
+kill -TERM "$server_pid"
+for _ in $(seq 150); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$server_pid" 2>/dev/null && fail "server still running 15 s after SIGTERM"
+wait "$server_pid" && status=0 || status=$?
+server_pid=""
+[[ $status -eq 0 ]] || fail "server exit code $status after SIGTERM"
+grep -q "stopped" "$work/server.log" || fail "no clean stop"
+echo "server_cli_test: passed"

@@ -1,0 +1,126 @@
+// The real model behind a real server on 127.0.0.1:0, through the real
+// client: the full test set over the wire, layouts, concurrent clients.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "client/evaluator_client.h"
+#include "common/model_loader.h"
+#include "common/torch_classifier.h"
+#include "server/server.h"
+#include "tests/test_support.h"
+
+namespace resnet8 {
+namespace {
+
+class ServiceE2eTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto model = ConvertKerasFile(testing::SharedModelPath());
+    ASSERT_TRUE(model.ok()) << model.status();
+    model_ = new ConvertedModel(std::move(*model));
+    auto classifier = TorchClassifier::Create(model_->module);
+    ASSERT_TRUE(classifier.ok());
+    classifier_ = classifier->release();
+    auto data = ReadCifar10(testing::SharedDataDir());
+    ASSERT_TRUE(data.ok()) << data.status();
+    data_ = new CifarDataset(std::move(*data));
+    ServerOptions options;
+    options.address = "127.0.0.1:0";
+    v1::ModelInfo info;
+    info.set_model_sha256(model_->sha256);
+    for (const std::string& name : data_->class_names) info.add_class_names(name);
+    auto server = EvaluatorServer::Start(options, *classifier_, info);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = server->release();
+    server_->SetServing(true);
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    delete classifier_;
+    delete data_;
+    delete model_;
+  }
+
+  EvaluatorClient Client() { return EvaluatorClient(EvaluatorClient::Connect(server_->address())); }
+
+  static ConvertedModel* model_;
+  static TorchClassifier* classifier_;
+  static CifarDataset* data_;
+  static EvaluatorServer* server_;
+};
+
+ConvertedModel* ServiceE2eTest::model_ = nullptr;
+TorchClassifier* ServiceE2eTest::classifier_ = nullptr;
+CifarDataset* ServiceE2eTest::data_ = nullptr;
+EvaluatorServer* ServiceE2eTest::server_ = nullptr;
+
+TEST_F(ServiceE2eTest, FullTestSetOverTheWireGives8719AndTheInProcessProbabilities) {
+  EvaluateOptions options;
+  options.batch_size = 500;
+  ASSERT_OK_AND_ASSIGN(EvaluationResult result, Client().Evaluate(data_->images, options));
+  EXPECT_EQ(result.metrics.images(), 10000);
+  EXPECT_EQ(result.metrics.correct(), 8719);
+  EXPECT_EQ(result.server_report.correct(), 8719u);
+  EXPECT_EQ(result.server_report.model_sha256(), model_->sha256);
+
+  // The same batches in process.
+  double max_difference = 0;
+  std::vector<float> probabilities(500 * 10);
+  for (int64_t begin = 0; begin < 10000; begin += 500) {
+    ASSERT_OK(classifier_->Classify(
+        {absl::MakeConstSpan(data_->images.pixels).subspan(begin * kImageBytes, 500 * kImageBytes), 500,
+         PixelLayout::kChannelPlanar},
+        absl::MakeSpan(probabilities)));
+    for (int64_t i = 0; i < 500; ++i) {
+      ASSERT_EQ(result.predictions[begin + i].index, begin + i);
+      for (int c = 0; c < 10; ++c) {
+        max_difference = std::max(
+            max_difference, static_cast<double>(std::abs(result.predictions[begin + i].probabilities[c] - probabilities[i * 10 + c])));
+      }
+    }
+  }
+  std::cout << "over the wire vs in process: max |difference| = " << max_difference << "\n";
+  EXPECT_EQ(max_difference, 0.0) << "the wire must carry the probabilities exactly";
+}
+
+TEST_F(ServiceE2eTest, InterleavedLayoutGivesTheSameAnswers) {
+  ASSERT_OK_AND_ASSIGN(LabeledImages subset, SelectRecords(data_->images, Perf200Indices()));
+  EvaluateOptions planar, hwc;
+  planar.batch_size = hwc.batch_size = 50;
+  hwc.layout = PixelLayout::kInterleavedHwc;
+  ASSERT_OK_AND_ASSIGN(EvaluationResult a, Client().Evaluate(subset, planar));
+  ASSERT_OK_AND_ASSIGN(EvaluationResult b, Client().Evaluate(subset, hwc));
+  EXPECT_EQ(a.metrics.correct(), 174);
+  EXPECT_EQ(a.metrics, b.metrics);
+  for (size_t i = 0; i < a.predictions.size(); ++i) {
+    EXPECT_EQ(a.predictions[i].probabilities, b.predictions[i].probabilities) << "record " << a.predictions[i].index;
+  }
+}
+
+TEST_F(ServiceE2eTest, ConcurrentClientsGetTheLoneClientsResults) {
+  std::vector<int64_t> first(1000);
+  for (int64_t i = 0; i < 1000; ++i) first[i] = i;
+  ASSERT_OK_AND_ASSIGN(LabeledImages images, SelectRecords(data_->images, first));
+  EvaluateOptions options;
+  options.batch_size = 100;
+  ASSERT_OK_AND_ASSIGN(EvaluationResult alone, Client().Evaluate(images, options));
+  constexpr int kClients = 4;
+  std::vector<absl::StatusOr<EvaluationResult>> results(kClients);
+  std::vector<std::thread> threads;
+  for (int k = 0; k < kClients; ++k) {
+    threads.emplace_back([&, k] { results[k] = Client().Evaluate(images, options); });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int k = 0; k < kClients; ++k) {
+    ASSERT_OK(results[k]);
+    EXPECT_EQ(results[k]->metrics, alone.metrics) << "client " << k;
+    for (size_t i = 0; i < alone.predictions.size(); ++i) {
+      ASSERT_EQ(results[k]->predictions[i].probabilities, alone.predictions[i].probabilities)
+          << "client " << k << " record " << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace resnet8
