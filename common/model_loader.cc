@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "absl/strings/str_cat.h"
 #include "common/keras_to_torch.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
@@ -17,6 +18,18 @@ absl::StatusOr<ConvertedModel> ConvertKerasFile(const std::string& path) {
   ASSIGN_OR_RETURN(result.sha256, Sha256OfFile(path));
   result.convert_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
+}
+
+absl::StatusOr<std::unique_ptr<TorchClassifier>> MakeServedClassifier(const ConvertedModel& model, bool optimized,
+                                                                      int threads) {
+  if (!optimized) return TorchClassifier::Create(model.module, TorchClassifierOptions::Straightforward());
+  TorchClassifierOptions options;
+  options.threads = threads;
+  try {
+    return TorchClassifier::Create(FoldBatchNorm(model.module), options);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat(model.path, ": folding BatchNorm failed: ", e.what_without_backtrace()));
+  }
 }
 
 }  // namespace resnet8

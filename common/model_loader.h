@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "common/keras_model.h"
 #include "common/resnet8.h"
+#include "common/torch_classifier.h"
 
 namespace resnet8 {
 
@@ -25,6 +26,14 @@ struct ConvertedModel {
 // Errors: those of ReadKerasH5File, BuildKerasModel and ConvertToTorch; every
 // message starts with `path`.
 absl::StatusOr<ConvertedModel> ConvertKerasFile(const std::string& path);
+
+// The classifier the server runs. `optimized`: BatchNorm folded into the
+// convolutions and TorchClassifierOptions' defaults (the fast path measured in
+// BENCHMARKS.md). Not optimized: the module exactly as converted, run the
+// straightforward way, to keep the plain path checkable. `threads`: the
+// compute thread's OpenMP team for the optimized path (0: one per core).
+absl::StatusOr<std::unique_ptr<TorchClassifier>> MakeServedClassifier(const ConvertedModel& model, bool optimized,
+                                                                      int threads = 0);
 
 }  // namespace resnet8
 

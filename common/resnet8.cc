@@ -17,7 +17,8 @@ std::vector<int64_t> ResNetSpec::Widths() const {
   return widths;
 }
 
-ResNet8Impl::ResNet8Impl(ResNetSpec spec) : spec_(std::move(spec)) {
+ResNet8Impl::ResNet8Impl(ResNetSpec spec, bool batch_norm_folded)
+    : spec_(std::move(spec)), batch_norm_folded_(batch_norm_folded) {
   auto add_conv = [this](const Conv2dSpec& s) {
     auto options = torch::nn::Conv2dOptions(s.in_channels, s.out_channels, {s.kernel[0], s.kernel[1]})
                        .stride({s.stride[0], s.stride[1]})
@@ -26,6 +27,7 @@ ResNet8Impl::ResNet8Impl(ResNetSpec spec) : spec_(std::move(spec)) {
     convs_.emplace(s.name, register_module(s.name, torch::nn::Conv2d(options)));
   };
   auto add_bn = [this](const BatchNormSpec& s) {
+    if (batch_norm_folded_) return;
     batch_norms_.emplace(
         s.name, register_module(s.name, torch::nn::BatchNorm2d(
                                             torch::nn::BatchNormOptions(s.channels).eps(s.epsilon))));
@@ -54,6 +56,7 @@ torch::Tensor ResNet8Impl::Conv(const Conv2dSpec& s, const torch::Tensor& x) {
 }
 
 torch::Tensor ResNet8Impl::BatchNorm(const BatchNormSpec& s, const torch::Tensor& x) {
+  if (batch_norm_folded_) return x;
   return batch_norms_.at(s.name)(x);
 }
 
@@ -71,6 +74,53 @@ torch::Tensor ResNet8Impl::Logits(torch::Tensor x) {
   // it is a global mean, and flattening a 1x1 map needs no channel reordering.
   x = x.mean({2, 3});
   return dense_(x);
+}
+
+namespace {
+
+void FoldInto(const Conv2dSpec& conv_spec, const BatchNormSpec* bn_spec, ResNet8Impl& from, ResNet8Impl& to) {
+  torch::nn::Conv2d& source = from.conv(conv_spec.name);
+  torch::nn::Conv2d& target = to.conv(conv_spec.name);
+  torch::Tensor weight = source->weight.to(torch::kFloat64);
+  torch::Tensor bias = conv_spec.bias ? source->bias.to(torch::kFloat64)
+                                      : torch::zeros({conv_spec.out_channels}, torch::kFloat64);
+  if (bn_spec != nullptr) {
+    torch::nn::BatchNorm2d& bn = from.batch_norm(bn_spec->name);
+    torch::Tensor scale = bn->weight.to(torch::kFloat64) /
+                          torch::sqrt(bn->running_var.to(torch::kFloat64) + bn->options.eps());
+    weight = weight * scale.view({-1, 1, 1, 1});
+    bias = (bias - bn->running_mean.to(torch::kFloat64)) * scale + bn->bias.to(torch::kFloat64);
+  }
+  target->weight.copy_(weight);
+  target->bias.copy_(bias);
+}
+
+}  // namespace
+
+ResNet8 FoldBatchNorm(ResNet8 holder) {
+  ResNet8Impl& model = *holder;
+  // Every convolution gets a bias in the folded model: it carries BN's shift.
+  ResNetSpec spec = model.spec();
+  spec.stem_conv.bias = true;
+  for (ResidualBlockSpec& block : spec.blocks) {
+    block.conv1.bias = block.conv2.bias = true;
+    if (block.shortcut_conv) block.shortcut_conv->bias = true;
+  }
+  ResNet8 folded(spec, /*batch_norm_folded=*/true);
+  torch::NoGradGuard no_grad;
+  const ResNetSpec& original = model.spec();
+  FoldInto(original.stem_conv, &original.stem_bn, model, *folded);
+  for (const ResidualBlockSpec& block : original.blocks) {
+    FoldInto(block.conv1, &block.bn1, model, *folded);
+    FoldInto(block.conv2, &block.bn2, model, *folded);
+    if (block.shortcut_conv) {
+      FoldInto(*block.shortcut_conv, block.shortcut_bn ? &*block.shortcut_bn : nullptr, model, *folded);
+    }
+  }
+  folded->dense()->weight.copy_(model.dense()->weight);
+  if (original.dense.bias) folded->dense()->bias.copy_(model.dense()->bias);
+  folded->eval();
+  return folded;
 }
 
 torch::Tensor ResNet8Impl::forward(torch::Tensor x) { return torch::softmax(Logits(std::move(x)), 1); }

@@ -77,7 +77,10 @@ struct ResNetSpec {
 
 class ResNet8Impl : public torch::nn::Module {
  public:
-  explicit ResNet8Impl(ResNetSpec spec);
+  // With `batch_norm_folded`, the module has no BatchNorm submodules: each
+  // BatchNorm is expected to be folded into the preceding convolution's weight
+  // and bias (see FoldBatchNorm()), and forward() skips it.
+  explicit ResNet8Impl(ResNetSpec spec, bool batch_norm_folded = false);
 
   // Class probabilities, [N, classes], for NCHW float input [N, C, H, W].
   torch::Tensor forward(torch::Tensor x);
@@ -85,6 +88,7 @@ class ResNet8Impl : public torch::nn::Module {
   torch::Tensor Logits(torch::Tensor x);
 
   const ResNetSpec& spec() const { return spec_; }
+  bool batch_norm_folded() const { return batch_norm_folded_; }
   torch::nn::Conv2d& conv(const std::string& name) { return convs_.at(name); }
   torch::nn::BatchNorm2d& batch_norm(const std::string& name) { return batch_norms_.at(name); }
   torch::nn::Linear& dense() { return dense_; }
@@ -94,11 +98,19 @@ class ResNet8Impl : public torch::nn::Module {
   torch::Tensor BatchNorm(const BatchNormSpec& spec, const torch::Tensor& x);
 
   ResNetSpec spec_;
+  bool batch_norm_folded_;
   std::map<std::string, torch::nn::Conv2d> convs_;
   std::map<std::string, torch::nn::BatchNorm2d> batch_norms_;
   torch::nn::Linear dense_{nullptr};
 };
 TORCH_MODULE(ResNet8);
+
+// Returns an eval-mode copy of `model` with every BatchNorm folded into the
+// convolution before it: w' = w * g, b' = (b - mean) * g + beta with
+// g = gamma / sqrt(var + eps), computed in double precision. Inference gives
+// the same results up to float rounding, with 7 fewer passes over the
+// activations. `model` must not be folded already.
+ResNet8 FoldBatchNorm(ResNet8 model);
 
 }  // namespace resnet8
 

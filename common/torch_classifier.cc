@@ -1,5 +1,6 @@
 #include "common/torch_classifier.h"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -7,17 +8,95 @@
 
 namespace resnet8 {
 
-absl::StatusOr<std::unique_ptr<TorchClassifier>> TorchClassifier::Create(ResNet8 module) {
+absl::StatusOr<std::unique_ptr<TorchClassifier>> TorchClassifier::Create(ResNet8 module,
+                                                                         const TorchClassifierOptions& options) {
   const std::array<int64_t, 3>& input = module->spec().input_shape;
   if (input != std::array<int64_t, 3>{kImageHeight, kImageWidth, kImageChannels}) {
     return absl::InvalidArgumentError(absl::StrCat("the model takes ", input[0], "x", input[1], "x", input[2],
                                                    " images; this service serves 32x32x3 (CIFAR-10) models only"));
   }
-  return std::unique_ptr<TorchClassifier>(new TorchClassifier(std::move(module)));
+  if (options.max_forward_batch < 0) return absl::InvalidArgumentError("max_forward_batch is negative");
+  if (options.threads > 1024) return absl::InvalidArgumentError("threads is above 1024");
+  return std::unique_ptr<TorchClassifier>(new TorchClassifier(std::move(module), options));
 }
 
-TorchClassifier::TorchClassifier(ResNet8 module)
-    : module_(std::move(module)), num_classes_(static_cast<int>(module_->spec().dense.out_features)) {}
+// One Classify() call waiting for the compute thread.
+struct TorchClassifier::Job {
+  ImageBatchView batch;
+  absl::Span<float> probabilities;
+  absl::Status status;
+  bool done = false;
+};
+
+TorchClassifier::TorchClassifier(ResNet8 module, const TorchClassifierOptions& options)
+    : module_(std::move(module)),
+      options_(options),
+      num_classes_(static_cast<int>(module_->spec().dense.out_features)),
+      compute_thread_([this] { ComputeLoop(); }) {}
+
+TorchClassifier::~TorchClassifier() {
+  {
+    absl::MutexLock lock(&mutex_);
+    stopping_ = true;
+  }
+  compute_thread_.join();
+}
+
+void TorchClassifier::ComputeLoop() {
+  // OpenMP settings belong to the thread: size this thread's team.
+  if (options_.threads >= 0) {
+    at::set_num_threads(options_.threads > 0 ? options_.threads
+                                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  }
+  torch::InferenceMode inference;
+  while (true) {
+    Job* job;
+    {
+      absl::MutexLock lock(&mutex_);
+      mutex_.Await(absl::Condition(
+          +[](TorchClassifier* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mutex_) {
+            return self->stopping_ || !self->queue_.empty();
+          },
+          this));
+      if (queue_.empty()) return;  // stopping, and nothing left to do
+      job = queue_.front();
+      queue_.pop_front();
+    }
+    absl::Status status = Run(job->batch, job->probabilities);
+    absl::MutexLock lock(&mutex_);
+    job->status = std::move(status);
+    job->done = true;
+  }
+}
+
+void TorchClassifier::Forward(const ImageBatchView& batch, int64_t begin, int64_t count, float* probabilities) {
+  auto* data = const_cast<uint8_t*>(batch.pixels.data()) + begin * kImageBytes;  // from_blob wants non-const
+  // Both layouts become NCHW-shaped views of the bytes; one conversion to
+  // float then writes the memory format the network runs in.
+  torch::Tensor bytes =
+      batch.layout == PixelLayout::kChannelPlanar
+          ? torch::from_blob(data, {count, kImageChannels, kImageHeight, kImageWidth}, torch::kUInt8)
+          : torch::from_blob(data, {count, kImageHeight, kImageWidth, kImageChannels}, torch::kUInt8)
+                .permute({0, 3, 1, 2});
+  const bool pad = options_.pad_single_image && count == 1;
+  if (pad) bytes = bytes.expand({2, kImageChannels, kImageHeight, kImageWidth});
+  const auto format = options_.channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
+  torch::Tensor images = bytes.to(torch::kFloat32, /*non_blocking=*/false, /*copy=*/true, format);
+  torch::Tensor output = module_->forward(images).contiguous();
+  std::memcpy(probabilities, output.data_ptr<float>(), count * num_classes_ * sizeof(float));
+}
+
+absl::Status TorchClassifier::Run(const ImageBatchView& batch, absl::Span<float> probabilities) {
+  try {
+    const int64_t step = options_.max_forward_batch > 0 ? options_.max_forward_batch : batch.count;
+    for (int64_t begin = 0; begin < batch.count; begin += step) {
+      Forward(batch, begin, std::min(step, batch.count - begin), probabilities.data() + begin * num_classes_);
+    }
+    return absl::OkStatus();
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("LibTorch failed: ", e.what_without_backtrace()));
+  }
+}
 
 absl::Status TorchClassifier::Classify(const ImageBatchView& batch, absl::Span<float> probabilities) const {
   if (batch.count <= 0 || static_cast<int64_t>(batch.pixels.size()) != batch.count * kImageBytes) {
@@ -28,24 +107,11 @@ absl::Status TorchClassifier::Classify(const ImageBatchView& batch, absl::Span<f
     return absl::InvalidArgumentError(absl::StrCat("output holds ", probabilities.size(), " values, expected ",
                                                    batch.count * num_classes_));
   }
-  try {
-    torch::InferenceMode inference;
-    auto* data = const_cast<uint8_t*>(batch.pixels.data());  // from_blob wants non-const; we only read
-    torch::Tensor images;
-    if (batch.layout == PixelLayout::kChannelPlanar) {
-      images = torch::from_blob(data, {batch.count, kImageChannels, kImageHeight, kImageWidth}, torch::kUInt8)
-                   .to(torch::kFloat32);
-    } else {
-      images = torch::from_blob(data, {batch.count, kImageHeight, kImageWidth, kImageChannels}, torch::kUInt8)
-                   .permute({0, 3, 1, 2})
-                   .to(torch::kFloat32, /*non_blocking=*/false, /*copy=*/false, torch::MemoryFormat::Contiguous);
-    }
-    torch::Tensor output = module_->forward(images).contiguous();
-    std::memcpy(probabilities.data(), output.data_ptr<float>(), probabilities.size() * sizeof(float));
-    return absl::OkStatus();
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat("LibTorch failed: ", e.what_without_backtrace()));
-  }
+  Job job{batch, probabilities, absl::OkStatus(), false};
+  absl::MutexLock lock(&mutex_);
+  queue_.push_back(&job);
+  mutex_.Await(absl::Condition(&job.done));
+  return job.status;
 }
 
 }  // namespace resnet8

@@ -1,37 +1,84 @@
 // The real ImageClassifier: a converted ResNet8 LibTorch module.
 //
-// Pixels are decoded straight from the uint8 batch into a float NCHW tensor
-// (CIFAR's planar layout needs no reordering) and run under
-// torch::InferenceMode, so no autograd state is kept.
+// All inference runs on one compute thread owned by the classifier; Classify()
+// hands it the batch and waits. Debian's LibTorch parallelizes with OpenMP,
+// and libgomp gives every calling thread its own team of worker threads: run
+// from gRPC's many handler threads, the model would grow several teams whose
+// idle workers spin and steal the cores from the one that computes (measured:
+// half the throughput). One compute thread means one team, sized here.
 //
-//   ASSIGN_OR_RETURN(auto classifier, TorchClassifier::Create(module));
+// Pixels are decoded straight from the uint8 batch into a float tensor and run
+// under torch::InferenceMode. How fast that is depends on choices measured on
+// Debian's LibTorch 1.13 (see BENCHMARKS.md): channels-last activations,
+// forward passes of at most 64 images (larger ones fall out of cache and get
+// slower), and never a single image, which PyTorch routes past oneDNN to a
+// reference-BLAS path about 10x slower.
+//
+//   ASSIGN_OR_RETURN(auto classifier, TorchClassifier::Create(module, {}));
 //   RETURN_IF_ERROR(classifier->Classify(batch, absl::MakeSpan(probabilities)));
 #ifndef RESNET8_COMMON_TORCH_CLASSIFIER_H_
 #define RESNET8_COMMON_TORCH_CLASSIFIER_H_
 
+#include <deque>
 #include <memory>
+#include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/image_classifier.h"
 #include "common/resnet8.h"
 
 namespace resnet8 {
 
+struct TorchClassifierOptions {
+  // Run the network on channels-last (NHWC-strided) activations, which
+  // oneDNN's convolutions take without reordering.
+  bool channels_last = true;
+  // Split a batch into forward passes of at most this many images; 0 runs the
+  // whole batch in one pass.
+  int64_t max_forward_batch = 64;
+  // Pad a one-image pass with a copy of the image, so that it takes oneDNN's
+  // path (PyTorch 1.13 sends a single small image to its native convolution).
+  bool pad_single_image = true;
+  // OpenMP threads of the compute thread's team; 0 means one per core.
+  int threads = 0;
+
+  // The module as converted would be run by someone who knows none of this:
+  // LibTorch's default thread count (1 here), contiguous, whole batches.
+  static TorchClassifierOptions Straightforward() { return {false, 0, false, -1}; }
+};
+
 class TorchClassifier final : public ImageClassifier {
  public:
-  // Takes a module in eval mode. Returns INVALID_ARGUMENT if its input is not
-  // 32x32x3 (the wire format carries CIFAR-sized images only).
-  static absl::StatusOr<std::unique_ptr<TorchClassifier>> Create(ResNet8 module);
+  // Takes a module in eval mode and starts the compute thread. Returns
+  // INVALID_ARGUMENT if its input is not 32x32x3 (the wire format carries
+  // CIFAR-sized images only), or if an option is out of range.
+  static absl::StatusOr<std::unique_ptr<TorchClassifier>> Create(ResNet8 module,
+                                                                 const TorchClassifierOptions& options);
+  // Finishes the queued work, then stops the compute thread.
+  ~TorchClassifier() override;
 
   int num_classes() const override { return num_classes_; }
-  // Thread-safe: forward() of an eval-mode module only reads its weights.
+  // Thread-safe: calls from many threads queue for the compute thread, in order.
   absl::Status Classify(const ImageBatchView& batch, absl::Span<float> probabilities) const override;
 
  private:
-  explicit TorchClassifier(ResNet8 module);
+  struct Job;
 
-  mutable ResNet8 module_;  // forward() is not const in LibTorch, but does not mutate
+  TorchClassifier(ResNet8 module, const TorchClassifierOptions& options);
+  void ComputeLoop();
+  absl::Status Run(const ImageBatchView& batch, absl::Span<float> probabilities);
+  // Classifies images [begin, begin + count) of `batch` in one forward pass.
+  void Forward(const ImageBatchView& batch, int64_t begin, int64_t count, float* probabilities);
+
+  ResNet8 module_;
+  TorchClassifierOptions options_;
   int num_classes_;
+
+  mutable absl::Mutex mutex_;
+  mutable std::deque<Job*> queue_ ABSL_GUARDED_BY(mutex_);
+  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
+  std::thread compute_thread_;
 };
 
 }  // namespace resnet8

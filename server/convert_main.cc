@@ -30,7 +30,7 @@ namespace {
 
 absl::Status Convert(const std::string& model_path, const std::string& output_path) {
   ASSIGN_OR_RETURN(ConvertedModel model, ConvertKerasFile(model_path));
-  ASSIGN_OR_RETURN(std::unique_ptr<TorchClassifier> classifier, TorchClassifier::Create(model.module));
+  ASSIGN_OR_RETURN(std::unique_ptr<TorchClassifier> classifier, TorchClassifier::Create(model.module, {}));
   ASSIGN_OR_RETURN(SelfCheckResult check, RunSelfCheck(model.keras, *classifier));
   if (!check.passed) {
     return absl::InternalError(absl::StrCat(model_path, ": converted model disagrees with the Keras reference: ",

@@ -19,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/cifar10.h"
+#include "common/malloc_tuning.h"
 #include "common/model_loader.h"
 #include "common/self_check.h"
 #include "common/status_macros.h"
@@ -30,7 +31,11 @@ ABSL_FLAG(std::string, address, "127.0.0.1:50051",
           "HOST:PORT to listen on; port 0 picks a free one. Loopback unless you choose otherwise");
 ABSL_FLAG(int64_t, max_batch_images, 1024, "most images per request batch (1,024 fit gRPC's default 4 MiB)");
 ABSL_FLAG(double, shutdown_grace_seconds, 10, "on SIGTERM/SIGINT, how long in-flight calls may finish");
-ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 means one per core");
+ABSL_FLAG(int, threads, 0, "OpenMP threads of the inference thread (optimized path); 0 means one per core");
+ABSL_FLAG(bool, optimize, true,
+          "serve the fast path: BatchNorm folded into the convolutions, channels-last, cache-sized passes "
+          "(same results within float rounding; the self-check verifies it). false serves the module exactly "
+          "as converted, run the straightforward way");
 
 namespace resnet8 {
 namespace {
@@ -44,7 +49,7 @@ v1::SelfCheck ToProto(const SelfCheckResult& check) {
   return proto;
 }
 
-v1::ModelInfo DescribeModel(const ConvertedModel& model) {
+v1::ModelInfo DescribeModel(const ConvertedModel& model, bool optimized) {
   v1::ModelInfo info;
   info.set_model_sha256(model.sha256);
   info.set_model_file(model.path.substr(model.path.rfind('/') + 1));
@@ -60,7 +65,8 @@ v1::ModelInfo DescribeModel(const ConvertedModel& model) {
   input->add_layouts(v1::PIXEL_LAYOUT_INTERLEAVED_HWC);
   for (const std::string& name : StandardCifar10ClassNames()) info.add_class_names(name);
   info.mutable_self_check()->set_detail("not run yet");
-  info.set_runtime(absl::StrCat("LibTorch ", TORCH_VERSION, " (CPU, ", at::get_num_threads(), " threads)"));
+  info.set_runtime(absl::StrCat("LibTorch ", TORCH_VERSION, " (CPU, ",
+                                 optimized ? "optimized: BatchNorm folded, channels-last" : "as converted", ")"));
   info.set_convert_seconds(model.convert_seconds);
   return info;
 }
@@ -71,20 +77,18 @@ int WaitForStopSignal(const sigset_t& signals) {
   return signal;
 }
 
-absl::Status Serve(const std::string& model_path, const ServerOptions& options, int threads,
+absl::Status Serve(const std::string& model_path, const ServerOptions& options, int threads, bool optimize,
                    const sigset_t& stop_signals) {
-  if (threads > 0) at::set_num_threads(threads);
-  else at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-
   ASSIGN_OR_RETURN(ConvertedModel model, ConvertKerasFile(model_path));
   LOG(INFO) << "converted " << model_path << " in " << model.convert_seconds << " s: widths "
             << absl::StrJoin(model.module->spec().Widths(), "/") << ", sha256 " << model.sha256;
-  ASSIGN_OR_RETURN(std::unique_ptr<TorchClassifier> classifier, TorchClassifier::Create(model.module));
+  ASSIGN_OR_RETURN(std::unique_ptr<TorchClassifier> classifier,
+                   MakeServedClassifier(model, optimize, threads));
 
   // Listen first (health NOT_SERVING), so probes see the startup; serve only
   // after the self-check passes.
   ASSIGN_OR_RETURN(std::unique_ptr<EvaluatorServer> server,
-                   EvaluatorServer::Start(options, *classifier, DescribeModel(model)));
+                   EvaluatorServer::Start(options, *classifier, DescribeModel(model, optimize)));
   ASSIGN_OR_RETURN(SelfCheckResult check, RunSelfCheck(model.keras, *classifier));
   server->SetSelfCheck(ToProto(check));
   if (!check.passed) {
@@ -106,6 +110,7 @@ absl::Status Serve(const std::string& model_path, const ServerOptions& options, 
 }  // namespace resnet8
 
 int main(int argc, char** argv) {
+  const bool malloc_tuned = resnet8::KeepFreedMemoryForReuse();
   // Block the stop signals before any thread starts, so that every thread
   // inherits the mask and only sigwait() sees them.
   sigset_t stop_signals;
@@ -119,6 +124,7 @@ int main(int argc, char** argv) {
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
+  if (!malloc_tuned) LOG(WARNING) << "glibc refused the malloc settings; inference will be slower";
   if (positional.size() > 1) {
     std::cerr << "resnet8_server: unexpected argument '" << positional[1] << "'\n";
     return 1;
@@ -136,7 +142,8 @@ int main(int argc, char** argv) {
     std::cerr << "resnet8_server: " << status.message() << "\n";
     return 1;
   }
-  absl::Status status = resnet8::Serve(model, options, absl::GetFlag(FLAGS_threads), stop_signals);
+  absl::Status status = resnet8::Serve(model, options, absl::GetFlag(FLAGS_threads),
+                                         absl::GetFlag(FLAGS_optimize), stop_signals);
   if (!status.ok()) {
     std::cerr << "resnet8_server: " << status.message() << "\n";
     return 1;

@@ -43,11 +43,13 @@ std::vector<GoldenRow> ReadGolden() {
   return rows;
 }
 
-class GoldenTest : public ::testing::Test {
+// Both the module exactly as converted and the optimized path the server
+// runs must reproduce Keras.
+class GoldenTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(model_, ConvertKerasFile(testing::SharedModelPath()));
-    ASSERT_OK_AND_ASSIGN(classifier_, TorchClassifier::Create(model_.module));
+    ASSERT_OK_AND_ASSIGN(classifier_, MakeServedClassifier(model_, /*optimized=*/GetParam()));
     ASSERT_OK_AND_ASSIGN(data_, ReadCifar10(testing::SharedDataDir()));
   }
 
@@ -63,7 +65,7 @@ class GoldenTest : public ::testing::Test {
   CifarDataset data_;
 };
 
-TEST_F(GoldenTest, ReproducesEveryKerasProbabilityOfThePerf200Subset) {
+TEST_P(GoldenTest, ReproducesEveryKerasProbabilityOfThePerf200Subset) {
   const std::vector<GoldenRow> golden = ReadGolden();
   ASSERT_EQ(golden.size(), 200u);
   std::vector<int64_t> indices;
@@ -84,14 +86,14 @@ TEST_F(GoldenTest, ReproducesEveryKerasProbabilityOfThePerf200Subset) {
     same_argmax += Argmax(ours) == golden_argmax;
     correct += Argmax(ours) == golden[i].label;
   }
-  std::cout << "golden: max |p - p_keras| = " << max_difference << " over 2000 probabilities; same argmax "
+  std::cout << (GetParam() ? "optimized" : "as converted") << " golden: max |p - p_keras| = " << max_difference << " over 2000 probabilities; same argmax "
             << same_argmax << "/200; top-1 " << correct << "/200\n";
   EXPECT_LE(max_difference, 1e-5);
   EXPECT_EQ(same_argmax, 200);
   EXPECT_EQ(correct, 174);
 }
 
-TEST_F(GoldenTest, FullTestSetGives8719Of10000) {
+TEST_P(GoldenTest, FullTestSetGives8719Of10000) {
   ClassificationMetrics metrics(10);
   const int64_t batch = 500;
   for (int64_t start = 0; start < data_.images.size(); start += batch) {
@@ -103,10 +105,15 @@ TEST_F(GoldenTest, FullTestSetGives8719Of10000) {
       ASSERT_OK(metrics.Add(images.labels[i], Argmax(absl::MakeConstSpan(probabilities).subspan(i * 10, 10))));
     }
   }
-  std::cout << "full set: " << metrics.correct() << "/" << metrics.images() << "\n";
+  std::cout << (GetParam() ? "optimized" : "as converted") << " full set: " << metrics.correct() << "/" << metrics.images() << "\n";
   EXPECT_EQ(metrics.images(), 10000);
   EXPECT_EQ(metrics.correct(), 8719);
 }
+
+INSTANTIATE_TEST_SUITE_P(Paths, GoldenTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Optimized" : "AsConverted";
+                         });
 
 }  // namespace
 }  // namespace resnet8

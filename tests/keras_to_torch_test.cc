@@ -134,7 +134,7 @@ TEST(SelfCheck, FailsWhenBatchNormEpsilonIsWrong) {
   for (auto& child : module->named_children()) {
     if (auto* bn = child.value()->as<torch::nn::BatchNorm2dImpl>()) bn->options.eps(1e-5);
   }
-  ASSERT_OK_AND_ASSIGN(auto classifier, TorchClassifier::Create(module));
+  ASSERT_OK_AND_ASSIGN(auto classifier, TorchClassifier::Create(module, {}));
   ASSERT_OK_AND_ASSIGN(SelfCheckResult check, RunSelfCheck(keras, *classifier));
   EXPECT_FALSE(check.passed) << check.detail;
 }
@@ -156,7 +156,7 @@ TEST(SelfCheck, FailsWhenPaddingIsSymmetric) {
     for (auto& item : naive->named_buffers()) item.value().copy_(buffers[item.key()]);
   }
   naive->eval();
-  ASSERT_OK_AND_ASSIGN(auto classifier, TorchClassifier::Create(naive));
+  ASSERT_OK_AND_ASSIGN(auto classifier, TorchClassifier::Create(naive, {}));
   ASSERT_OK_AND_ASSIGN(SelfCheckResult check, RunSelfCheck(keras, *classifier));
   EXPECT_FALSE(check.passed) << check.detail;
 }
@@ -164,7 +164,7 @@ TEST(SelfCheck, FailsWhenPaddingIsSymmetric) {
 TEST(SelfCheck, PassesForTheSharedModel) {
   ASSERT_OK_AND_ASSIGN(KerasModel keras, LoadKerasModel(testing::SharedModelPath()));
   ASSERT_OK_AND_ASSIGN(ResNet8 module, ConvertToTorch(keras, "shared"));
-  ASSERT_OK_AND_ASSIGN(auto classifier, TorchClassifier::Create(module));
+  ASSERT_OK_AND_ASSIGN(auto classifier, TorchClassifier::Create(module, {}));
   ASSERT_OK_AND_ASSIGN(SelfCheckResult check, RunSelfCheck(keras, *classifier));
   EXPECT_TRUE(check.passed) << check.detail;
   EXPECT_LE(check.max_abs_difference, kSelfCheckTolerance);

@@ -19,7 +19,7 @@ class ServiceE2eTest : public ::testing::Test {
     auto model = ConvertKerasFile(testing::SharedModelPath());
     ASSERT_TRUE(model.ok()) << model.status();
     model_ = new ConvertedModel(std::move(*model));
-    auto classifier = TorchClassifier::Create(model_->module);
+    auto classifier = MakeServedClassifier(*model_, /*optimized=*/true);
     ASSERT_TRUE(classifier.ok());
     classifier_ = classifier->release();
     auto data = ReadCifar10(testing::SharedDataDir());

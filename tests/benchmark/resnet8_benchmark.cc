@@ -1,0 +1,361 @@
+// resnet8_benchmark: measures the service's speed side by side on one machine
+// and build, and checks that every measured path still gives 8719/10000.
+//
+//   resnet8_benchmark --model=M.h5 --data=DIR [--json=FILE] [--sweep]
+//
+// (a) in-process forward() of the module as converted, the way a user would
+//     call it: on the main thread, contiguous NCHW, whole batches, LibTorch's
+//     default thread count, glibc's default malloc settings
+// (b) the optimized in-process path the server uses
+// (c) the full test set through EvaluateDataset over loopback (a real
+//     resnet8_server process, found beside this program)
+// (d) Classify latency p50/p99 for 1 and 32 images
+// (e) server start to SERVING
+// (f) the server's peak RSS (VmHWM) after a full evaluation
+// --sweep adds throughput over batch size x threads x folding x memory format.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <functional>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "client/evaluator_client.h"
+#include "common/cifar10.h"
+#include "common/malloc_tuning.h"
+#include "common/metrics.h"
+#include "common/model_loader.h"
+#include "common/torch_classifier.h"
+#include "nlohmann/json.hpp"
+
+ABSL_FLAG(std::string, model, "../shared/models/pretrainedResnet.h5", "Keras .h5 model");
+ABSL_FLAG(std::string, data, "../shared/data/cifar-10-batches-bin", "CIFAR-10 test set");
+ABSL_FLAG(std::string, json, "", "also write the results as JSON here");
+ABSL_FLAG(bool, sweep, false, "also sweep batch size x threads x folding x memory format");
+ABSL_FLAG(int64_t, batch_size, 500, "images per request (c) and per Classify call (a), (b)");
+ABSL_FLAG(int, repeats, 3, "runs of each throughput measurement; the median is reported (the machine may be shared)");
+
+namespace resnet8 {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr double kFlopsPerImage = 25.0e6;  // ~12.5 M multiply-accumulates
+
+double Seconds(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// Classifies `images` in batches; returns images/s and checks the count correct.
+double Throughput(const TorchClassifier& classifier, const LabeledImages& images, int64_t batch, int64_t* correct) {
+  std::vector<float> probabilities(batch * 10);
+  ClassificationMetrics metrics(10);
+  const auto start = Clock::now();
+  for (int64_t begin = 0; begin < images.size(); begin += batch) {
+    const int64_t n = std::min(batch, images.size() - begin);
+    absl::Span<float> out = absl::MakeSpan(probabilities).subspan(0, n * 10);
+    absl::Status status = classifier.Classify(
+        {absl::MakeConstSpan(images.pixels).subspan(begin * kImageBytes, n * kImageBytes), n,
+         PixelLayout::kChannelPlanar},
+        out);
+    if (!status.ok()) {
+      std::cerr << status << "\n";
+      std::exit(1);
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      metrics.Add(images.labels[begin + i], Argmax(absl::MakeConstSpan(out).subspan(i * 10, 10))).IgnoreError();
+    }
+  }
+  const double seconds = Seconds(start);
+  if (correct != nullptr) *correct = metrics.correct();
+  return images.size() / seconds;
+}
+
+// The median of `repeats` runs of `measure` (which returns images/s).
+double Median(const std::function<double()>& measure) {
+  std::vector<double> runs;
+  for (int i = 0; i < std::max(1, absl::GetFlag(FLAGS_repeats)); ++i) runs.push_back(measure());
+  std::sort(runs.begin(), runs.end());
+  return runs[runs.size() / 2];
+}
+
+// (a): module->forward() on this thread, as a user would call it.
+double PlainForwardThroughput(ResNet8 module, const LabeledImages& images, int64_t batch, int64_t* correct) {
+  torch::NoGradGuard no_grad;
+  ClassificationMetrics metrics(10);
+  const auto start = Clock::now();
+  for (int64_t begin = 0; begin < images.size(); begin += batch) {
+    const int64_t n = std::min(batch, images.size() - begin);
+    auto* data = const_cast<uint8_t*>(images.pixels.data()) + begin * kImageBytes;
+    torch::Tensor x = torch::from_blob(data, {n, 3, 32, 32}, torch::kUInt8).to(torch::kFloat32);
+    torch::Tensor p = module->forward(x).contiguous();
+    for (int64_t i = 0; i < n; ++i) {
+      metrics.Add(images.labels[begin + i], Argmax(absl::MakeConstSpan(p.data_ptr<float>() + i * 10, 10))).IgnoreError();
+    }
+  }
+  if (correct != nullptr) *correct = metrics.correct();
+  return images.size() / Seconds(start);
+}
+
+LabeledImages FirstRecords(const LabeledImages& all, int64_t n) {
+  std::vector<int64_t> indices(n);
+  for (int64_t i = 0; i < n; ++i) indices[i] = i;
+  return *SelectRecords(all, indices);
+}
+
+std::string MachinePeak(double* peak_gflops) {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line, model = "unknown", flags;
+  double mhz = 0;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("model name", 0) == 0 && model == "unknown") model = line.substr(line.find(':') + 2);
+    if (line.rfind("cpu MHz", 0) == 0 && mhz == 0) mhz = std::stod(line.substr(line.find(':') + 2));
+    if (line.rfind("flags", 0) == 0 && flags.empty()) flags = line;
+  }
+  const bool avx512 = flags.find(" avx512f") != std::string::npos;
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  // FP32 FLOP per cycle per core with two FMA units: 2 x 2 x (16 or 8) lanes.
+  const int per_cycle = avx512 ? 64 : 32;
+  *peak_gflops = cores * mhz / 1000.0 * per_cycle;
+  return absl::StrFormat("%s, %d cores at %.0f MHz, %s; nominal FP32 peak %.0f GFLOP/s (%d FLOP/cycle/core, "
+                         "assuming two FMA units)",
+                         model, cores, mhz, avx512 ? "AVX-512" : "AVX2", *peak_gflops, per_cycle);
+}
+
+struct ServerProcess {
+  pid_t pid = -1;
+  std::string address;
+  double start_to_serving = 0;
+  std::string log_path;
+};
+
+ServerProcess StartServer(const std::string& binary, const std::string& model, const std::string& log_path) {
+  ServerProcess server;
+  server.log_path = log_path;
+  // The benchmark picks the port (bind, read, close) so that it can poll
+  // health from the first moment without parsing logs.
+  int port = 0;
+  {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    port = ntohs(address.sin_port);
+    close(fd);
+  }
+  server.address = absl::StrCat("127.0.0.1:", port);
+  const std::string model_flag = "--model=" + model, address_flag = "--address=" + server.address;
+  std::vector<char*> argv = {const_cast<char*>(binary.c_str()), const_cast<char*>(model_flag.c_str()),
+                             const_cast<char*>(address_flag.c_str()), nullptr};
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  const auto start = Clock::now();
+  if (posix_spawn(&server.pid, binary.c_str(), &actions, nullptr, argv.data(), environ) != 0) {
+    std::cerr << "cannot start " << binary << "\n";
+    std::exit(1);
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  // After a refused connection gRPC backs off reconnecting for a second or
+  // more; each poll uses a fresh channel with its own subchannel pool, so the
+  // measurement is the server's startup, not the backoff.
+  while (Seconds(start) < 60) {
+    grpc::ChannelArguments arguments;
+    arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    EvaluatorClient client(grpc::CreateCustomChannel(server.address, grpc::InsecureChannelCredentials(), arguments));
+    auto health = client.CheckHealth("", absl::Milliseconds(200));
+    if (health.ok() && *health == grpc::health::v1::HealthCheckResponse::SERVING) {
+      server.start_to_serving = Seconds(start);
+      return server;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::cerr << "server did not become SERVING; see " << log_path << "\n";
+  std::exit(1);
+}
+
+double PeakRssMb(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  return -1;
+}
+
+std::pair<double, double> LatencyMs(const EvaluatorClient& client, const LabeledImages& images, int64_t count,
+                                    int calls) {
+  const ImageBatchView batch{absl::MakeConstSpan(images.pixels).subspan(0, count * kImageBytes), count,
+                             PixelLayout::kChannelPlanar};
+  for (int i = 0; i < 20; ++i) client.Classify(batch, absl::Seconds(10)).IgnoreError();  // warm-up
+  std::vector<double> ms;
+  for (int i = 0; i < calls; ++i) {
+    const auto start = Clock::now();
+    if (!client.Classify(batch, absl::Seconds(10)).ok()) std::exit(1);
+    ms.push_back(Seconds(start) * 1000);
+  }
+  std::sort(ms.begin(), ms.end());
+  return {ms[ms.size() / 2], ms[static_cast<size_t>(ms.size() * 0.99)]};
+}
+
+int Run(const std::string& self) {
+  nlohmann::ordered_json json;
+  double peak_gflops = 0;
+  const std::string machine = MachinePeak(&peak_gflops);
+  json["machine"] = machine;
+  json["libtorch"] = TORCH_VERSION;
+  std::cout << "machine: " << machine << "\n";
+
+  auto model = ConvertKerasFile(absl::GetFlag(FLAGS_model));
+  auto data = ReadCifar10(absl::GetFlag(FLAGS_data));
+  if (!model.ok() || !data.ok()) {
+    std::cerr << (model.ok() ? data.status() : model.status()) << "\n";
+    return 1;
+  }
+  const LabeledImages& all = data->images;
+  const int default_threads = at::get_num_threads();
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  std::cout << "LibTorch " << TORCH_VERSION << " starts with " << default_threads << " intra-op thread(s) on "
+            << cores << " cores\n";
+  json["default_threads"] = default_threads;
+
+  const int64_t batch = absl::GetFlag(FLAGS_batch_size);
+  // (a) first, while malloc still has glibc's defaults.
+  int64_t correct_a = 0, correct_b = 0;
+  const double a = Median([&] { return PlainForwardThroughput(model->module, all, batch, &correct_a); });
+  KeepFreedMemoryForReuse();  // as the server does, for everything after (a)
+  auto folded = MakeServedClassifier(*model, /*optimized=*/true);
+
+  if (absl::GetFlag(FLAGS_sweep)) {
+    std::cout << "\nsweep: folded BatchNorm, images/s over 2,000 images (median of " << absl::GetFlag(FLAGS_repeats)
+              << " runs)\n"
+              << absl::StrFormat("%-8s %-14s %s\n", "threads", "memory format", "images per forward pass: 1 8 16 32 64 128 256 500");
+    const LabeledImages sweep_images = FirstRecords(all, 2000), few = FirstRecords(all, 200);
+    for (int threads : {1, cores}) {
+      for (bool channels_last : {false, true}) {
+        std::string line = absl::StrFormat("%-8d %-14s", threads, channels_last ? "channels-last" : "contiguous");
+        for (int64_t b : {1, 8, 16, 32, 64, 128, 256, 500}) {
+          TorchClassifierOptions options;
+          options.channels_last = channels_last;
+          options.max_forward_batch = b;
+          options.pad_single_image = false;
+          options.threads = threads;
+          auto classifier = TorchClassifier::Create(FoldBatchNorm(model->module), options);
+          const double rate = Median([&] { return Throughput(**classifier, b == 1 ? few : sweep_images, 500, nullptr); });
+          absl::StrAppend(&line, absl::StrFormat(" %6.0f", rate));
+          json["sweep"].push_back({{"threads", threads}, {"channels_last", channels_last}, {"forward_batch", b},
+                                   {"images_per_second", rate}});
+        }
+        std::cout << line << "\n";
+      }
+    }
+  }
+
+  // (b) what the server runs.
+  const double b = Median([&] { return Throughput(**folded, all, batch, &correct_b); });
+
+  // Each lever of (b) taken away in turn.
+  std::cout << "\nablation: the optimized path with one lever taken away (images/s, median of "
+            << absl::GetFlag(FLAGS_repeats) << ")\n";
+  auto ablate = [&](const char* name, bool fold, TorchClassifierOptions options) {
+    auto classifier = TorchClassifier::Create(fold ? FoldBatchNorm(model->module) : model->module, options);
+    const double rate = Median([&] { return Throughput(**classifier, all, batch, nullptr); });
+    std::cout << absl::StrFormat("  %-44s %6.0f  (%.2fx of optimized)\n", name, rate, rate / b);
+    json["ablation"][name] = rate;
+  };
+  TorchClassifierOptions o;
+  ablate("BatchNorm not folded", false, o);
+  o = {}; o.channels_last = false;
+  ablate("contiguous (NCHW) instead of channels-last", true, o);
+  o = {}; o.max_forward_batch = 0;
+  ablate("whole 500-image batches in one pass", true, o);
+  o = {}; o.threads = 1;
+  ablate("1 OpenMP thread instead of one per core", true, o);
+  o = {}; o.max_forward_batch = 1; o.pad_single_image = false;
+  const LabeledImages few = FirstRecords(all, 300);
+  {
+    auto unpadded = TorchClassifier::Create(FoldBatchNorm(model->module), o);
+    o.pad_single_image = true;
+    auto padded = TorchClassifier::Create(FoldBatchNorm(model->module), o);
+    const double slow = Median([&] { return Throughput(**unpadded, few, 1, nullptr); });
+    const double fast = Median([&] { return Throughput(**padded, few, 1, nullptr); });
+    std::cout << absl::StrFormat("  single images: padded to 2 %.0f images/s, unpadded %.0f (%.1fx)\n", fast, slow,
+                                 fast / slow);
+    json["single_image"] = {{"padded", fast}, {"unpadded", slow}};
+  }
+
+  // (c)-(f) against a real server process.
+  const std::string server_binary = self.substr(0, self.rfind('/') + 1) + "resnet8_server";
+  ServerProcess server = StartServer(server_binary, absl::GetFlag(FLAGS_model), "/tmp/resnet8_benchmark_server.log");
+  EvaluatorClient client(EvaluatorClient::Connect(server.address));
+  EvaluateOptions options;
+  options.batch_size = batch;
+  absl::StatusOr<EvaluationResult> wire;
+  const double c = Median([&] {
+    wire = client.Evaluate(all, options);
+    if (!wire.ok()) {
+      std::cerr << wire.status() << "\n";
+      kill(server.pid, SIGKILL);
+      std::exit(1);
+    }
+    return all.size() / wire->seconds;
+  });
+  const double rss = PeakRssMb(server.pid);
+  const auto [p50_1, p99_1] = LatencyMs(client, all, 1, 500);
+  const auto [p50_32, p99_32] = LatencyMs(client, all, 32, 200);
+  kill(server.pid, SIGTERM);
+  int status = 0;
+  waitpid(server.pid, &status, 0);
+
+  auto row = [&](const char* name, double rate, int64_t correct) {
+    std::cout << absl::StrFormat("%-52s %8.0f images/s %6.1f GFLOP/s (%4.1f%% of peak) %5.2fx of (a)  %d/10000\n",
+                                 name, rate, rate * kFlopsPerImage / 1e9, 100 * rate * kFlopsPerImage / 1e9 / peak_gflops,
+                                 rate / a, correct);
+  };
+  std::cout << "\n";
+  row("(a) in process, module as converted, plain forward()", a, correct_a);
+  row(absl::StrFormat("(b) in process, optimized, %d threads", cores).c_str(), b, correct_b);
+  row(absl::StrFormat("(c) EvaluateDataset over loopback, %d per request", batch).c_str(), c, wire->metrics.correct());
+  std::cout << absl::StrFormat("    (c) is %.1f%% of (b)\n", 100 * c / b)
+            << absl::StrFormat("(d) Classify latency: 1 image p50 %.2f ms, p99 %.2f ms; 32 images p50 %.2f ms, p99 %.2f ms\n",
+                               p50_1, p99_1, p50_32, p99_32)
+            << absl::StrFormat("(e) server start to SERVING: %.2f s\n", server.start_to_serving)
+            << absl::StrFormat("(f) server peak RSS after a full evaluation: %.0f MB\n", rss);
+  json["a_in_process_as_converted"] = {{"images_per_second", a}, {"correct", correct_a}, {"threads", default_threads},
+                                      {"batch", batch}};
+  json["b_in_process_optimized"] = {{"images_per_second", b}, {"correct", correct_b}, {"threads", cores}, {"batch", batch}};
+  json["c_evaluate_dataset_loopback"] = {{"images_per_second", c}, {"correct", wire->metrics.correct()}, {"batch", batch}};
+  json["d_classify_latency_ms"] = {{"one_p50", p50_1}, {"one_p99", p99_1}, {"thirty_two_p50", p50_32}, {"thirty_two_p99", p99_32}};
+  json["e_start_to_serving_seconds"] = server.start_to_serving;
+  json["f_server_peak_rss_mb"] = rss;
+  json["flops_per_image"] = kFlopsPerImage;
+  json["peak_gflops"] = peak_gflops;
+  if (const std::string path = absl::GetFlag(FLAGS_json); !path.empty()) std::ofstream(path) << json.dump(2) << "\n";
+  const bool all_correct = correct_a == 8719 && correct_b == 8719 && wire->metrics.correct() == 8719;
+  if (!all_correct) std::cerr << "a measured path lost accuracy\n";
+  return all_correct && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace resnet8
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return resnet8::Run(argv[0]);
+}
