@@ -10,6 +10,7 @@ packages=(
   libhdf5-dev             # HDF5 C API for reading the Keras .h5
   nlohmann-json3-dev      # parser for the model_config JSON: header-only, strict, good errors
   libabsl-dev             # Status/StatusOr, flags, strings
+  libgoogle-glog-dev      # the server's logging (LibTorch already brings it)
   libgtest-dev libgmock-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libssl-dev              # sha256 of model and data files

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Runs the compose stack for real and checks the client's report says
+# 8719/10000. On this kind of machine no Docker engine runs and no image
+# registry is reachable, so the script brings its own: it installs Debian's
+# docker.io, starts a private dockerd under a temporary folder, and builds the
+# debian:bookworm base image with debootstrap from the Debian archive apt
+# already uses. Everything it starts is stopped and removed on exit, also on
+# failure.
+#
+#   deploy/test_compose.sh
+#   RESNET8_SKIP_DOCKER=1 deploy/test_compose.sh   # says so loudly and exits 0
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+if [[ "${RESNET8_SKIP_DOCKER:-0}" == "1" ]]; then
+  echo "************************************************************************" >&2
+  echo "* test_compose.sh: SKIPPED because RESNET8_SKIP_DOCKER=1.               *" >&2
+  echo "* The Docker deployment was NOT tested.                                 *" >&2
+  echo "************************************************************************" >&2
+  exit 0
+fi
+
+start=$(date +%s)
+deploy/install_docker.sh
+
+work=$(mktemp -d /tmp/resnet8-docker.XXXXXX)
+export DOCKER_HOST="unix://$work/docker.sock"
+compose=(docker-compose -p resnet8ci -f deploy/docker-compose.yml -f deploy/docker-compose.ci.yml)
+dockerd_pid=""
+cleanup() {
+  local status=$?
+  set +e
+  if [[ -n "$dockerd_pid" ]]; then
+    "${compose[@]}" down --volumes --remove-orphans > /dev/null 2>&1
+    kill "$dockerd_pid" 2> /dev/null
+    for _ in $(seq 100); do kill -0 "$dockerd_pid" 2> /dev/null || break; sleep 0.2; done
+    kill -9 "$dockerd_pid" 2> /dev/null
+  fi
+  mountpoint -q "$work/exec/netns/default" && umount "$work/exec/netns/default"
+  # Overlay mounts of containers that did not go away with the daemon.
+  grep -o "$work/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2> /dev/null
+  rm -rf "$work" /etc/docker/key.json
+  echo "test_compose.sh: cleaned up (exit $status)" >&2
+  exit $status
+}
+trap cleanup EXIT
+
+fail() { echo "test_compose.sh: FAIL: $*" >&2; exit 1; }
+
+dockerd --iptables=false --ip-forward=false --ip-masq=false --bridge=none --storage-driver=overlay2 \
+  --data-root "$work/root" --exec-root "$work/exec" --pidfile "$work/dockerd.pid" -H "$DOCKER_HOST" \
+  > "$work/dockerd.log" 2>&1 &
+dockerd_pid=$!
+for _ in $(seq 150); do
+  docker info > /dev/null 2>&1 && break
+  kill -0 "$dockerd_pid" 2> /dev/null || { tail -20 "$work/dockerd.log" >&2; fail "dockerd exited: this machine cannot run a Docker engine (set RESNET8_SKIP_DOCKER=1 to skip, knowingly)"; }
+  sleep 0.2
+done
+docker info > /dev/null 2>&1 || { tail -20 "$work/dockerd.log" >&2; fail "dockerd did not answer within 30 s"; }
+echo "test_compose.sh: dockerd $(docker version --format '{{.Server.Version}}') running" >&2
+
+# The base image, from the Debian archive apt on this machine already uses
+# (read from its sources, never a hard-coded host).
+mirror=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2> /dev/null | grep -v security | head -1)
+[[ -n "$mirror" ]] || mirror=$(awk '$1 == "deb" && $0 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2> /dev/null)
+[[ -n "$mirror" ]] || fail "cannot find the Debian mirror in /etc/apt sources"
+echo "test_compose.sh: debootstrap bookworm from $mirror" >&2
+debootstrap --variant=minbase bookworm "$work/rootfs" "$mirror" > "$work/debootstrap.log" 2>&1 \
+  || { tail -20 "$work/debootstrap.log" >&2; fail "debootstrap failed"; }
+# The image's apt gets this machine's sources (updates and security included).
+rm -f "$work/rootfs/etc/apt/sources.list"
+cp /etc/apt/sources.list.d/*.sources "$work/rootfs/etc/apt/sources.list.d/" 2> /dev/null || true
+[[ -f /etc/apt/sources.list ]] && cp /etc/apt/sources.list "$work/rootfs/etc/apt/sources.list"
+tar -C "$work/rootfs" -c . | docker import - debian:bookworm > /dev/null
+rm -rf "$work/rootfs"
+
+# A free loopback port for the server, which runs on the host's network here.
+port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export RESNET8_PORT=$port RESNET8_BIND_HOST=127.0.0.1 RESNET8_SERVER_HOST=127.0.0.1
+export RESNET8_MODEL="$root/../shared/models/pretrainedResnet.h5"
+export RESNET8_DATA="$root/../shared/data/cifar-10-batches-bin"
+export RESNET8_OUTPUT="$work/output"
+mkdir -p "$RESNET8_OUTPUT"
+chmod 0777 "$RESNET8_OUTPUT"  # the containers run as uid 10001
+
+echo "test_compose.sh: building the image" >&2
+"${compose[@]}" build > "$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; fail "image build failed"; }
+docker image ls resnet8-service --format 'test_compose.sh: image {{.Repository}}:{{.Tag}} {{.Size}}' >&2
+
+echo "test_compose.sh: docker-compose up (server, then the client job once healthy)" >&2
+"${compose[@]}" up --exit-code-from client > "$work/up.log" 2>&1 || { tail -40 "$work/up.log" >&2; fail "the stack failed"; }
+grep "top-1 accuracy" "$work/up.log" || fail "no report line in the client's output"
+
+/usr/bin/python3 - "$RESNET8_OUTPUT/report.json" <<'PY' || fail "report check"
+import json, sys
+report = json.load(open(sys.argv[1]))
+assert (report["images"], report["correct"]) == (10000, 8719), report
+print(f"test_compose.sh: report.json says {report['correct']}/{report['images']}")
+PY
+[[ $(wc -l < "$RESNET8_OUTPUT/predictions.csv") -eq 10001 ]] || fail "predictions.csv should have 10,000 rows"
+echo "test_compose.sh: passed in $(( $(date +%s) - start )) s"
