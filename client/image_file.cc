@@ -58,6 +58,7 @@ absl::StatusOr<RgbImage> DecodeJpeg(const std::string& path) {
     (*common->err->format_message)(common, e->message);
     std::longjmp(e->jump, 1);
   };
+  error.manager.output_message = [](j_common_ptr) {};  // warnings: keep stderr for our one-line errors
   RgbImage rgb;
   if (setjmp(error.jump)) {  // libjpeg reports fatal errors by longjmp
     jpeg_destroy_decompress(&info);

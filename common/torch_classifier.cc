@@ -95,6 +95,8 @@ absl::Status TorchClassifier::Run(const ImageBatchView& batch, absl::Span<float>
     return absl::OkStatus();
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("LibTorch failed: ", e.what_without_backtrace()));
+  } catch (const std::exception& e) {  // e.g. std::bad_alloc: fail the call, keep serving
+    return absl::InternalError(absl::StrCat("inference failed: ", e.what()));
   }
 }
 
