@@ -21,10 +21,8 @@ absl::StatusOr<ConvertedModel> ConvertKerasFile(const std::string& path) {
 }
 
 absl::StatusOr<std::unique_ptr<TorchClassifier>> MakeServedClassifier(const ConvertedModel& model, bool optimized,
-                                                                      int threads) {
+                                                                      const TorchClassifierOptions& options) {
   if (!optimized) return TorchClassifier::Create(model.module, TorchClassifierOptions::Straightforward());
-  TorchClassifierOptions options;
-  options.threads = threads;
   try {
     return TorchClassifier::Create(FoldBatchNorm(model.module), options);
   } catch (const c10::Error& e) {

@@ -30,10 +30,10 @@ absl::StatusOr<ConvertedModel> ConvertKerasFile(const std::string& path);
 // The classifier the server runs. `optimized`: BatchNorm folded into the
 // convolutions and TorchClassifierOptions' defaults (the fast path measured in
 // BENCHMARKS.md). Not optimized: the module exactly as converted, run the
-// straightforward way, to keep the plain path checkable. `threads`: the
-// compute thread's OpenMP team for the optimized path (0: one per core).
+// straightforward way, to keep the plain path checkable. `options` apply to
+// the optimized path only.
 absl::StatusOr<std::unique_ptr<TorchClassifier>> MakeServedClassifier(const ConvertedModel& model, bool optimized,
-                                                                      int threads = 0);
+                                                                      const TorchClassifierOptions& options = {});
 
 }  // namespace resnet8
 

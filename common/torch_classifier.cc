@@ -50,54 +50,115 @@ void TorchClassifier::ComputeLoop() {
   }
   torch::InferenceMode inference;
   while (true) {
-    Job* job;
-    {
-      absl::MutexLock lock(&mutex_);
-      mutex_.Await(absl::Condition(
-          +[](TorchClassifier* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mutex_) {
-            return self->stopping_ || !self->queue_.empty();
-          },
-          this));
-      if (queue_.empty()) return;  // stopping, and nothing left to do
-      job = queue_.front();
-      queue_.pop_front();
-    }
-    absl::Status status = Run(job->batch, job->probabilities);
+    std::vector<Job*> jobs = NextJobs();
+    if (jobs.empty()) return;  // stopping, and nothing left to do
+    std::vector<absl::Status> statuses = jobs.size() == 1
+                                             ? std::vector<absl::Status>{Run(jobs[0]->batch, jobs[0]->probabilities)}
+                                             : RunMerged(jobs);
     absl::MutexLock lock(&mutex_);
-    job->status = std::move(status);
-    job->done = true;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      jobs[i]->status = std::move(statuses[i]);
+      jobs[i]->done = true;
+    }
   }
 }
 
-void TorchClassifier::Forward(const ImageBatchView& batch, int64_t begin, int64_t count, float* probabilities) {
+std::vector<TorchClassifier::Job*> TorchClassifier::NextJobs() {
+  absl::MutexLock lock(&mutex_);
+  mutex_.Await(absl::Condition(
+      +[](TorchClassifier* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mutex_) {
+        return self->stopping_ || !self->queue_.empty();
+      },
+      this));
+  std::vector<Job*> jobs;
+  if (queue_.empty()) return jobs;
+  jobs.push_back(queue_.front());
+  queue_.pop_front();
+  const int64_t room = options_.max_forward_batch;
+  int64_t images = jobs[0]->batch.count;
+  if (room <= 0 || images >= room) return jobs;  // a big batch goes alone, in passes of its own
+  if (options_.batching_delay > absl::ZeroDuration()) {
+    // Wait a little for more small requests, unless enough are queued already.
+    struct Wanted {
+      TorchClassifier* self;
+      int64_t images;
+    } wanted{this, room - images};
+    mutex_.AwaitWithTimeout(absl::Condition(
+                                +[](Wanted* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                  int64_t queued = 0;
+                                  for (const Job* job : w->self->queue_) queued += job->batch.count;
+                                  return w->self->stopping_ || queued >= w->images;
+                                },
+                                &wanted),
+                            options_.batching_delay);
+  }
+  while (!queue_.empty() && images + queue_.front()->batch.count <= room) {
+    images += queue_.front()->batch.count;
+    jobs.push_back(queue_.front());
+    queue_.pop_front();
+  }
+  return jobs;
+}
+
+torch::Tensor TorchClassifier::Bytes(const ImageBatchView& batch, int64_t begin, int64_t count) {
   auto* data = const_cast<uint8_t*>(batch.pixels.data()) + begin * kImageBytes;  // from_blob wants non-const
-  // Both layouts become NCHW-shaped views of the bytes; one conversion to
-  // float then writes the memory format the network runs in.
-  torch::Tensor bytes =
-      batch.layout == PixelLayout::kChannelPlanar
-          ? torch::from_blob(data, {count, kImageChannels, kImageHeight, kImageWidth}, torch::kUInt8)
-          : torch::from_blob(data, {count, kImageHeight, kImageWidth, kImageChannels}, torch::kUInt8)
-                .permute({0, 3, 1, 2});
-  const bool pad = options_.pad_single_image && count == 1;
-  if (pad) bytes = bytes.expand({2, kImageChannels, kImageHeight, kImageWidth});
+  // Both layouts become NCHW-shaped views of the bytes.
+  return batch.layout == PixelLayout::kChannelPlanar
+             ? torch::from_blob(data, {count, kImageChannels, kImageHeight, kImageWidth}, torch::kUInt8)
+             : torch::from_blob(data, {count, kImageHeight, kImageWidth, kImageChannels}, torch::kUInt8)
+                   .permute({0, 3, 1, 2});
+}
+
+void TorchClassifier::Forward(torch::Tensor bytes, float* probabilities) {
+  const int64_t count = bytes.size(0);
+  forward_passes_.fetch_add(1);
+  if (options_.pad_single_image && count == 1) bytes = bytes.expand({2, kImageChannels, kImageHeight, kImageWidth});
+  // One conversion to float writes the memory format the network runs in.
   const auto format = options_.channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
   torch::Tensor images = bytes.to(torch::kFloat32, /*non_blocking=*/false, /*copy=*/true, format);
   torch::Tensor output = module_->forward(images).contiguous();
   std::memcpy(probabilities, output.data_ptr<float>(), count * num_classes_ * sizeof(float));
 }
 
-absl::Status TorchClassifier::Run(const ImageBatchView& batch, absl::Span<float> probabilities) {
+template <typename Work>
+absl::Status TorchClassifier::Guarded(Work work) {
   try {
-    const int64_t step = options_.max_forward_batch > 0 ? options_.max_forward_batch : batch.count;
-    for (int64_t begin = 0; begin < batch.count; begin += step) {
-      Forward(batch, begin, std::min(step, batch.count - begin), probabilities.data() + begin * num_classes_);
-    }
+    work();
     return absl::OkStatus();
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("LibTorch failed: ", e.what_without_backtrace()));
   } catch (const std::exception& e) {  // e.g. std::bad_alloc: fail the call, keep serving
     return absl::InternalError(absl::StrCat("inference failed: ", e.what()));
   }
+}
+
+absl::Status TorchClassifier::Run(const ImageBatchView& batch, absl::Span<float> probabilities) {
+  return Guarded([&] {
+    const int64_t step = options_.max_forward_batch > 0 ? options_.max_forward_batch : batch.count;
+    for (int64_t begin = 0; begin < batch.count; begin += step) {
+      Forward(Bytes(batch, begin, std::min(step, batch.count - begin)), probabilities.data() + begin * num_classes_);
+    }
+  });
+}
+
+std::vector<absl::Status> TorchClassifier::RunMerged(const std::vector<Job*>& jobs) {
+  std::vector<float> merged;
+  const absl::Status status = Guarded([&] {
+    std::vector<torch::Tensor> parts;
+    for (const Job* job : jobs) parts.push_back(Bytes(job->batch, 0, job->batch.count));
+    torch::Tensor bytes = torch::cat(parts);
+    merged.resize(bytes.size(0) * num_classes_);
+    Forward(bytes, merged.data());
+  });
+  std::vector<absl::Status> statuses(jobs.size(), status);
+  if (status.ok()) {
+    const float* next = merged.data();
+    for (const Job* job : jobs) {
+      std::copy(next, next + job->probabilities.size(), job->probabilities.begin());
+      next += job->probabilities.size();
+    }
+  }
+  return statuses;
 }
 
 absl::Status TorchClassifier::Classify(const ImageBatchView& batch, absl::Span<float> probabilities) const {

@@ -19,12 +19,14 @@
 #ifndef RESNET8_COMMON_TORCH_CLASSIFIER_H_
 #define RESNET8_COMMON_TORCH_CLASSIFIER_H_
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/image_classifier.h"
 #include "common/resnet8.h"
 
@@ -42,10 +44,15 @@ struct TorchClassifierOptions {
   bool pad_single_image = true;
   // OpenMP threads of the compute thread's team; 0 means one per core.
   int threads = 0;
+  // Dynamic batching: requests smaller than max_forward_batch that wait in
+  // the queue together run as one forward pass. A positive delay makes the
+  // compute thread wait up to that long for more before running a pass that
+  // is not full; zero adds no latency and merges only what is already queued.
+  absl::Duration batching_delay = absl::ZeroDuration();
 
   // The module as converted would be run by someone who knows none of this:
   // LibTorch's default thread count (1 here), contiguous, whole batches.
-  static TorchClassifierOptions Straightforward() { return {false, 0, false, -1}; }
+  static TorchClassifierOptions Straightforward() { return {false, 0, false, -1, absl::ZeroDuration()}; }
 };
 
 class TorchClassifier final : public ImageClassifier {
@@ -59,6 +66,8 @@ class TorchClassifier final : public ImageClassifier {
   ~TorchClassifier() override;
 
   int num_classes() const override { return num_classes_; }
+  // Forward passes run so far (merged requests share one). Thread-safe.
+  int64_t forward_passes() const { return forward_passes_.load(); }
   // Thread-safe: calls from many threads queue for the compute thread, in order.
   absl::Status Classify(const ImageBatchView& batch, absl::Span<float> probabilities) const override;
 
@@ -67,13 +76,25 @@ class TorchClassifier final : public ImageClassifier {
 
   TorchClassifier(ResNet8 module, const TorchClassifierOptions& options);
   void ComputeLoop();
+  // The next job, with any queued small jobs that fit in its forward pass.
+  // Empty when stopping with nothing queued.
+  std::vector<Job*> NextJobs();
+  // One job, in passes of at most max_forward_batch images.
   absl::Status Run(const ImageBatchView& batch, absl::Span<float> probabilities);
-  // Classifies images [begin, begin + count) of `batch` in one forward pass.
-  void Forward(const ImageBatchView& batch, int64_t begin, int64_t count, float* probabilities);
+  // Several small jobs in one pass; one status per job.
+  std::vector<absl::Status> RunMerged(const std::vector<Job*>& jobs);
+  // Images [begin, begin + count) of `batch` as a uint8 NCHW-shaped view.
+  static torch::Tensor Bytes(const ImageBatchView& batch, int64_t begin, int64_t count);
+  // One forward pass over `bytes` (uint8, N x 3 x 32 x 32).
+  void Forward(torch::Tensor bytes, float* probabilities);
+  // Runs `work`, turning exceptions into INTERNAL.
+  template <typename Work>
+  static absl::Status Guarded(Work work);
 
   ResNet8 module_;
   TorchClassifierOptions options_;
   int num_classes_;
+  std::atomic<int64_t> forward_passes_{0};
 
   mutable absl::Mutex mutex_;
   mutable std::deque<Job*> queue_ ABSL_GUARDED_BY(mutex_);

@@ -32,6 +32,9 @@ ABSL_FLAG(std::string, address, "127.0.0.1:50051",
 ABSL_FLAG(int64_t, max_batch_images, 1024, "most images per request batch (1,024 fit gRPC's default 4 MiB)");
 ABSL_FLAG(double, shutdown_grace_seconds, 10, "on SIGTERM/SIGINT, how long in-flight calls may finish");
 ABSL_FLAG(int, threads, 0, "OpenMP threads of the inference thread (optimized path); 0 means one per core");
+ABSL_FLAG(int64_t, batching_delay_us, 0,
+          "dynamic batching: how long the inference thread may wait for more small requests to fill a "
+          "forward pass; 0 merges only requests already waiting (no added latency)");
 ABSL_FLAG(bool, optimize, true,
           "serve the fast path: BatchNorm folded into the convolutions, channels-last, cache-sized passes "
           "(same results within float rounding; the self-check verifies it). false serves the module exactly "
@@ -77,13 +80,13 @@ int WaitForStopSignal(const sigset_t& signals) {
   return signal;
 }
 
-absl::Status Serve(const std::string& model_path, const ServerOptions& options, int threads, bool optimize,
-                   const sigset_t& stop_signals) {
+absl::Status Serve(const std::string& model_path, const ServerOptions& options,
+                   const TorchClassifierOptions& inference, bool optimize, const sigset_t& stop_signals) {
   ASSIGN_OR_RETURN(ConvertedModel model, ConvertKerasFile(model_path));
   LOG(INFO) << "converted " << model_path << " in " << model.convert_seconds << " s: widths "
             << absl::StrJoin(model.module->spec().Widths(), "/") << ", sha256 " << model.sha256;
   ASSIGN_OR_RETURN(std::unique_ptr<TorchClassifier> classifier,
-                   MakeServedClassifier(model, optimize, threads));
+                   MakeServedClassifier(model, optimize, inference));
 
   // Listen first (health NOT_SERVING), so probes see the startup; serve only
   // after the self-check passes.
@@ -142,8 +145,16 @@ int main(int argc, char** argv) {
     std::cerr << "resnet8_server: " << status.message() << "\n";
     return 1;
   }
-  absl::Status status = resnet8::Serve(model, options, absl::GetFlag(FLAGS_threads),
-                                         absl::GetFlag(FLAGS_optimize), stop_signals);
+  resnet8::TorchClassifierOptions inference;
+  inference.threads = absl::GetFlag(FLAGS_threads);
+  inference.batching_delay = absl::Microseconds(absl::GetFlag(FLAGS_batching_delay_us));
+  if (inference.threads < 0 || absl::GetFlag(FLAGS_batching_delay_us) < 0 ||
+      absl::GetFlag(FLAGS_batching_delay_us) > 1000000) {
+    std::cerr << "resnet8_server: --threads must be >= 0 and --batching_delay_us within 0..1000000\n";
+    return 1;
+  }
+  absl::Status status =
+      resnet8::Serve(model, options, inference, absl::GetFlag(FLAGS_optimize), stop_signals);
   if (!status.ok()) {
     std::cerr << "resnet8_server: " << status.message() << "\n";
     return 1;

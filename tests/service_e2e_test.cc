@@ -2,6 +2,7 @@
 // client: the full test set over the wire, layouts, concurrent clients.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "client/evaluator_client.h"
@@ -120,6 +121,41 @@ TEST_F(ServiceE2eTest, ConcurrentClientsGetTheLoneClientsResults) {
           << "client " << k << " record " << i;
     }
   }
+}
+
+TEST_F(ServiceE2eTest, ConcurrentSingleImagesAreBatchedAndAnsweredAsAlone) {
+  TorchClassifierOptions options;
+  options.batching_delay = absl::Milliseconds(5);  // make merging all but certain
+  ASSERT_OK_AND_ASSIGN(auto batching, MakeServedClassifier(*model_, /*optimized=*/true, options));
+  constexpr int kThreads = 8, kCalls = 16;
+  std::vector<std::vector<float>> alone(kThreads * kCalls, std::vector<float>(10));
+  for (int i = 0; i < kThreads * kCalls; ++i) {
+    ASSERT_OK(classifier_->Classify({data_->images.image(i), 1, PixelLayout::kChannelPlanar}, absl::MakeSpan(alone[i])));
+  }
+  std::vector<std::vector<float>> merged(kThreads * kCalls, std::vector<float>(10));
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < kCalls; ++k) {
+        const int i = t * kCalls + k;
+        if (!batching->Classify({data_->images.image(i), 1, PixelLayout::kChannelPlanar}, absl::MakeSpan(merged[i])).ok()) {
+          failures.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_LT(batching->forward_passes(), kThreads * kCalls / 2) << "requests were not merged";
+  double worst = 0;
+  for (int i = 0; i < kThreads * kCalls; ++i) {
+    EXPECT_EQ(Argmax(merged[i]), Argmax(alone[i])) << "record " << i;
+    for (int c = 0; c < 10; ++c) worst = std::max(worst, static_cast<double>(std::abs(merged[i][c] - alone[i][c])));
+  }
+  std::cout << batching->forward_passes() << " forward passes for " << kThreads * kCalls
+            << " requests; max |merged - alone| = " << worst << "\n";
+  EXPECT_LE(worst, 1e-6);
 }
 
 }  // namespace
