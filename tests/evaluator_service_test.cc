@@ -4,10 +4,13 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
 #include "client/evaluator_client.h"
+#include "google/protobuf/descriptor.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "server/server.h"
 #include "tests/test_support.h"
 
@@ -331,6 +334,33 @@ TEST_F(ServiceTest, ShutdownPastTheGraceCancelsTheStream) {
   EXPECT_TRUE(result.status().code() == absl::StatusCode::kCancelled ||
               result.status().code() == absl::StatusCode::kUnavailable)
       << result.status();
+}
+
+TEST_F(ServiceTest, ReflectionListsAndDescribesTheServices) {
+  StartServer();
+  auto reflection = grpc::reflection::v1alpha::ServerReflection::NewStub(channel_);
+  grpc::ClientContext context;
+  auto stream = reflection->ServerReflectionInfo(&context);
+  grpc::reflection::v1alpha::ServerReflectionRequest list;
+  list.set_list_services("");
+  ASSERT_TRUE(stream->Write(list));
+  grpc::reflection::v1alpha::ServerReflectionResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  std::vector<std::string> services;
+  for (const auto& service : response.list_services_response().service()) services.push_back(service.name());
+  EXPECT_NE(std::find(services.begin(), services.end(), "resnet8.v1.Evaluator"), services.end());
+  EXPECT_NE(std::find(services.begin(), services.end(), "grpc.health.v1.Health"), services.end());
+
+  grpc::reflection::v1alpha::ServerReflectionRequest describe;
+  describe.set_file_containing_symbol("resnet8.v1.Evaluator");
+  ASSERT_TRUE(stream->Write(describe));
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_GE(response.file_descriptor_response().file_descriptor_proto_size(), 1);
+  google::protobuf::FileDescriptorProto file;
+  ASSERT_TRUE(file.ParseFromString(response.file_descriptor_response().file_descriptor_proto(0)));
+  EXPECT_EQ(file.package(), "resnet8.v1");
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
 }
 
 }  // namespace
