@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 
 namespace resnet8 {
@@ -25,6 +26,18 @@ grpc::Status EvaluatorService::Classify(grpc::ServerContext* context, const v1::
 grpc::Status EvaluatorService::EvaluateDataset(
     grpc::ServerContext* context, grpc::ServerReaderWriter<v1::EvaluateResponse, v1::EvaluateRequest>* stream) {
   if (!ready_.load()) return kNotReady;
+  // Count this stream for as long as the handler runs.
+  struct StreamSlot {
+    std::atomic<int64_t>& open;
+    const int64_t count = open.fetch_add(1) + 1;
+    ~StreamSlot() { open.fetch_sub(1); }
+  } slot{open_streams_};
+  const int64_t limit = core_.limits().max_concurrent_streams;
+  if (slot.count > limit) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrCat("the server is at its limit of ", limit,
+                                     " concurrent EvaluateDataset streams; retry when one has finished"));
+  }
   EvaluatorCore::Evaluation evaluation = core_.StartEvaluation();
   v1::EvaluateRequest request;
   v1::EvaluateResponse response;

@@ -37,6 +37,7 @@ class EvaluatorService final : public v1::Evaluator::Service {
   absl::Mutex info_mutex_;
   v1::ModelInfo info_ ABSL_GUARDED_BY(info_mutex_);
   std::atomic<bool> ready_{false};
+  std::atomic<int64_t> open_streams_{0};
 };
 
 }  // namespace resnet8

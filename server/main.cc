@@ -30,6 +30,8 @@ ABSL_FLAG(std::string, model, "", "Keras .h5 model to serve (required)");
 ABSL_FLAG(std::string, address, "127.0.0.1:50051",
           "HOST:PORT to listen on; port 0 picks a free one. Loopback unless you choose otherwise");
 ABSL_FLAG(int64_t, max_batch_images, 1024, "most images per request batch (1,024 fit gRPC's default 4 MiB)");
+ABSL_FLAG(int64_t, max_concurrent_streams, 32,
+          "EvaluateDataset streams open at once; more are refused with RESOURCE_EXHAUSTED");
 ABSL_FLAG(double, shutdown_grace_seconds, 10, "on SIGTERM/SIGINT, how long in-flight calls may finish");
 ABSL_FLAG(int, threads, 0, "OpenMP threads of the inference thread (optimized path); 0 means one per core");
 ABSL_FLAG(int64_t, batching_delay_us, 0,
@@ -140,6 +142,7 @@ int main(int argc, char** argv) {
   resnet8::ServerOptions options;
   options.address = absl::GetFlag(FLAGS_address);
   options.limits.max_batch_images = absl::GetFlag(FLAGS_max_batch_images);
+  options.limits.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
   options.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
   if (absl::Status status = resnet8::ValidateServerOptions(options); !status.ok()) {
     std::cerr << "resnet8_server: " << status.message() << "\n";

@@ -18,6 +18,10 @@ struct ServiceLimits {
   // Images per ImageBatch. 1,024 images are 3 MiB of pixels, inside gRPC's
   // default 4 MiB message limit.
   int64_t max_batch_images = 1024;
+  // EvaluateDataset streams open at once; one more is refused with
+  // RESOURCE_EXHAUSTED rather than slowing every stream down. Each stream
+  // holds at most one batch in the server, so memory stays bounded too.
+  int64_t max_concurrent_streams = 32;
 };
 
 // The largest request message the limits allow, with room for labels,

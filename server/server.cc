@@ -29,6 +29,10 @@ absl::Status ValidateServerOptions(const ServerOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_batch_images ", options.limits.max_batch_images, " is outside 1..65536"));
   }
+  if (options.limits.max_concurrent_streams < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_concurrent_streams ", options.limits.max_concurrent_streams, " must be at least 1"));
+  }
   if (options.shutdown_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("shutdown_grace is negative");
   }

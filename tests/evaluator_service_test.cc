@@ -55,10 +55,11 @@ LabeledImages MakeImages(int64_t count, std::function<uint8_t(int64_t)> first_by
 
 class ServiceTest : public ::testing::Test {
  protected:
-  void StartServer(int64_t max_batch_images = 8, absl::Duration grace = absl::Seconds(2)) {
+  void StartServer(int64_t max_batch_images = 8, absl::Duration grace = absl::Seconds(2), int64_t max_streams = 32) {
     ServerOptions options;
     options.address = "127.0.0.1:0";
     options.limits.max_batch_images = max_batch_images;
+    options.limits.max_concurrent_streams = max_streams;
     options.shutdown_grace = grace;
     v1::ModelInfo info;
     info.set_model_sha256("fake");
@@ -334,6 +335,30 @@ TEST_F(ServiceTest, ShutdownPastTheGraceCancelsTheStream) {
   EXPECT_TRUE(result.status().code() == absl::StatusCode::kCancelled ||
               result.status().code() == absl::StatusCode::kUnavailable)
       << result.status();
+}
+
+TEST_F(ServiceTest, RefusesStreamsBeyondTheLimitAndServesThemAfter) {
+  StartServer(/*max_batch_images=*/8, /*grace=*/absl::Seconds(2), /*max_streams=*/1);
+  server_->SetServing(true);
+  grpc::ClientContext first_context;
+  auto first = stub_->EvaluateDataset(&first_context);
+  ASSERT_TRUE(first->Write(ValidEvaluateRequest(2)));
+  v1::EvaluateResponse response;
+  ASSERT_TRUE(first->Read(&response));  // the first stream is open on the server now
+  EXPECT_GRPC_STATUS(EvaluateOnce(ValidEvaluateRequest(2)), grpc::StatusCode::RESOURCE_EXHAUSTED,
+                     "limit of 1 concurrent EvaluateDataset streams");
+  first->WritesDone();
+  while (first->Read(&response)) {
+  }
+  EXPECT_TRUE(first->Finish().ok());
+  // The slot is free again once the first handler has returned.
+  grpc::Status again;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    again = EvaluateOnce(ValidEvaluateRequest(2));
+    if (again.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_TRUE(again.ok()) << again.error_message();
 }
 
 TEST_F(ServiceTest, ReflectionListsAndDescribesTheServices) {
