@@ -3,7 +3,6 @@
 # Pass ctest arguments to narrow it, e.g. `scripts/test.sh -L unit`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install_deps.sh
-scripts/build.sh
+scripts/build.sh  # installs what is missing first
 cd build
 ctest --output-on-failure -j "$(nproc)" "$@"

@@ -55,8 +55,8 @@ class EvaluatorCore {
 
  private:
   // Classifies `batch` into `probabilities` (resized) and appends one
-  // Prediction per image to `predictions`, numbered from `first_index` unless
-  // `indices` is given.
+  // Prediction per image to `predictions`, indexed by its position in the
+  // batch (EvaluateDataset then sets the record numbers).
   absl::Status Predict(const ImageBatchView& batch, std::vector<float>& probabilities,
                        google::protobuf::RepeatedPtrField<v1::Prediction>* predictions) const;
 
