@@ -4,23 +4,18 @@
 #include <sys/stat.h>
 
 #include <cmath>
-#include <mutex>
+#include <cstring>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/child_process.h"
 #include "common/status_macros.h"
 
 namespace resnet8 {
 namespace {
-
-// The library is built without thread safety, so every call goes through here.
-std::mutex& Hdf5Mutex() {
-  static std::mutex mutex;
-  return mutex;
-}
 
 // Owns one HDF5 identifier and closes it with the matching H5?close.
 class Handle {
@@ -272,14 +267,150 @@ class Reader {
   int64_t total_elements_ = 0;
 };
 
+// The reader runs in a child process (see ReadKerasH5File), which hands its
+// result to the parent as bytes: a status code and message, then the file's
+// strings and weights, each length-prefixed. Both ends are this code, in the
+// same binary, so the layout needs no versioning; the decoder still checks
+// every length, because a child that died mid-write leaves a short buffer.
+class Encoder {
+ public:
+  void U64(uint64_t value) { bytes_.append(reinterpret_cast<const char*>(&value), sizeof(value)); }
+  void String(const std::string& value) {
+    U64(value.size());
+    bytes_.append(value);
+  }
+  void Floats(const std::vector<float>& values) {
+    U64(values.size());
+    bytes_.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
+  }
+  std::string Take() { return std::move(bytes_); }
+
+ private:
+  std::string bytes_;
+};
+
+class Decoder {
+ public:
+  explicit Decoder(const std::string& bytes) : bytes_(bytes) {}
+  bool U64(uint64_t* value) { return Take(value, sizeof(*value)); }
+  bool String(std::string* value) {
+    uint64_t size;
+    if (!U64(&size) || size > Remaining()) return false;
+    value->assign(bytes_.data() + offset_, size);
+    offset_ += size;
+    return true;
+  }
+  bool Floats(std::vector<float>* values) {
+    uint64_t count;
+    if (!U64(&count) || count > Remaining() / sizeof(float)) return false;
+    values->resize(count);
+    return Take(values->data(), count * sizeof(float));
+  }
+  bool AtEnd() const { return offset_ == bytes_.size(); }
+
+ private:
+  size_t Remaining() const { return bytes_.size() - offset_; }
+  bool Take(void* out, size_t size) {
+    if (size > Remaining()) return false;
+    std::memcpy(out, bytes_.data() + offset_, size);
+    offset_ += size;
+    return true;
+  }
+
+  const std::string& bytes_;
+  size_t offset_ = 0;
+};
+
+std::string Encode(const absl::StatusOr<KerasH5File>& result) {
+  Encoder out;
+  out.U64(static_cast<uint64_t>(result.status().code()));
+  out.String(std::string(result.status().message()));
+  if (!result.ok()) return out.Take();
+  out.String(result->model_config_json);
+  out.String(result->keras_version);
+  out.String(result->backend);
+  out.U64(result->layers.size());
+  for (const KerasLayerWeights& layer : result->layers) {
+    out.String(layer.name);
+    out.U64(layer.weights.size());
+    for (const KerasWeight& weight : layer.weights) {
+      out.String(weight.name);
+      out.U64(weight.shape.size());
+      for (int64_t dim : weight.shape) out.U64(static_cast<uint64_t>(dim));
+      out.Floats(weight.values);
+    }
+  }
+  return out.Take();
+}
+
+absl::StatusOr<KerasH5File> Decode(const std::string& bytes, const std::string& path) {
+  const absl::Status garbled =
+      absl::InternalError(absl::StrCat(path, ": the HDF5 reader process returned a garbled result"));
+  Decoder in(bytes);
+  uint64_t code;
+  std::string message;
+  if (!in.U64(&code) || !in.String(&message) || code > 16) return garbled;
+  if (code != 0) return absl::Status(static_cast<absl::StatusCode>(code), message);
+  KerasH5File file;
+  uint64_t layer_count;
+  if (!in.String(&file.model_config_json) || !in.String(&file.keras_version) ||
+      !in.String(&file.backend) || !in.U64(&layer_count) || layer_count > bytes.size()) {
+    return garbled;
+  }
+  file.layers.resize(layer_count);
+  for (KerasLayerWeights& layer : file.layers) {
+    uint64_t weight_count;
+    if (!in.String(&layer.name) || !in.U64(&weight_count) || weight_count > bytes.size()) {
+      return garbled;
+    }
+    layer.weights.resize(weight_count);
+    for (KerasWeight& weight : layer.weights) {
+      uint64_t rank;
+      if (!in.String(&weight.name) || !in.U64(&rank) || rank > 8) return garbled;
+      weight.shape.resize(rank);
+      for (int64_t& dim : weight.shape) {
+        uint64_t value;
+        if (!in.U64(&value)) return garbled;
+        dim = static_cast<int64_t>(value);
+      }
+      if (!in.Floats(&weight.values)) return garbled;
+    }
+  }
+  if (!in.AtEnd()) return garbled;
+  return file;
+}
+
 }  // namespace
 
-absl::StatusOr<KerasH5File> ReadKerasH5File(const std::string& path) {
-  std::lock_guard<std::mutex> lock(Hdf5Mutex());
-  // HDF5 prints its error stack to stderr by default; errors are reported
-  // through the returned Status instead.
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  return Reader(path).Read();
+absl::StatusOr<KerasH5File> ReadKerasH5File(const std::string& path, absl::Duration time_limit) {
+  // Debian's libhdf5 1.10 loops forever on some corrupt files (one flipped
+  // byte in the real model makes H5Aread spin in H5HG_read) and can crash on
+  // others. Neither can be caught in-process, so HDF5 only ever runs in a
+  // short-lived child process, which also makes the library's global state
+  // (not thread-safe in Debian's build) private to each read.
+  auto read_in_child = [&path] {
+    // HDF5 prints its error stack to stderr by default; errors are reported
+    // through the returned Status instead.
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return Encode(Reader(path).Read());
+  };
+  // The most a file within the size limits can produce, plus room for names.
+  constexpr size_t kMaxResultBytes = kMaxTotalWeightElements * sizeof(float) + (size_t{64} << 20);
+  absl::StatusOr<std::string> bytes = RunInChildProcess(read_in_child, time_limit, kMaxResultBytes);
+  if (!bytes.ok()) {
+    switch (bytes.status().code()) {
+      case absl::StatusCode::kDeadlineExceeded:
+      case absl::StatusCode::kAborted:
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ": reading the file with HDF5 ", bytes.status().message(),
+            "; the file is corrupt or not a Keras .h5 model"));
+      default:
+        return absl::Status(bytes.status().code(),
+                            absl::StrCat(path, ": reading the file with HDF5 failed: ",
+                                         bytes.status().message()));
+    }
+  }
+  return Decode(*bytes, path);
 }
 
 }  // namespace resnet8

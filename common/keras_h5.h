@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace resnet8 {
 
@@ -47,13 +48,20 @@ struct KerasH5File {
 inline constexpr int64_t kMaxWeightElements = int64_t{1} << 26;  // per variable
 inline constexpr int64_t kMaxTotalWeightElements = int64_t{1} << 28;
 
-// Reads `path`. Errors: NOT_FOUND when the file does not exist;
-// INVALID_ARGUMENT when it is empty, not HDF5, truncated, lacks `model_config`
-// or `model_weights`, or holds a weight that is not floating point, is too
-// large, or has a NaN or infinite value. Every message names the file, and the
-// layer and variable where there is one. Thread-safe (HDF5 calls are
-// serialized: Debian's libhdf5 is not built thread-safe).
-absl::StatusOr<KerasH5File> ReadKerasH5File(const std::string& path);
+// How long reading one file may take. A valid file of the largest size the
+// limits allow reads in a few seconds; a corrupt one can make HDF5 loop forever.
+inline constexpr absl::Duration kDefaultH5ReadTimeLimit = absl::Seconds(20);
+
+// Reads `path`. HDF5 runs in a forked child process (see child_process.h), so
+// a file that makes the library crash or loop cannot take the caller with it.
+// Errors: NOT_FOUND when the file does not exist; INVALID_ARGUMENT when it is
+// empty, not HDF5, truncated, lacks `model_config` or `model_weights`, holds a
+// weight that is not floating point, is too large, or has a NaN or infinite
+// value, or when HDF5 crashes on it or does not finish within `time_limit`;
+// INTERNAL when no child process can be started. Every message names the
+// file, and the layer and variable where there is one. Thread-safe.
+absl::StatusOr<KerasH5File> ReadKerasH5File(
+    const std::string& path, absl::Duration time_limit = kDefaultH5ReadTimeLimit);
 
 }  // namespace resnet8
 

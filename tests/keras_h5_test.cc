@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -53,6 +54,22 @@ TEST(KerasH5, RoundTripsAWrittenFixture) {
       EXPECT_EQ(read.layers[i].weights[j].values, written.layers[i].weights[j].values);
     }
   }
+}
+
+// Regression: this single changed byte (found by the model fuzz loop) makes
+// Debian's libhdf5 1.10 loop forever inside H5Aread. The read runs in a child
+// process, so it ends at the time limit with a message instead of hanging.
+TEST(KerasH5, StopsAFileThatMakesHdf5LoopForever) {
+  std::string bytes = ReadBytes(testing::SharedModelPath());
+  ASSERT_GT(bytes.size(), 16464u);
+  ASSERT_EQ(bytes[16464], '\x0a') << "the shared model changed; the regression offset no longer applies";
+  bytes[16464] = '\x42';
+  const std::string path = MakeTempDir() + "/loops.h5";
+  WriteBytes(path, bytes);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_STATUS(ReadKerasH5File(path, absl::Seconds(2)), absl::StatusCode::kInvalidArgument,
+                path + ": reading the file with HDF5 did not finish within 2s");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
 TEST(KerasH5, RejectsMissingFile) {
