@@ -72,6 +72,17 @@ TEST(KerasH5, StopsAFileThatMakesHdf5LoopForever) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
+// Regression, also found by the fuzz loop: this byte makes libhdf5 segfault.
+TEST(KerasH5, ContainsAFileThatCrashesHdf5) {
+  std::string bytes = ReadBytes(testing::SharedModelPath());
+  ASSERT_EQ(bytes[901], '\x00') << "the shared model changed; the regression offset no longer applies";
+  bytes[901] = '\xce';
+  const std::string path = MakeTempDir() + "/crashes.h5";
+  WriteBytes(path, bytes);
+  EXPECT_STATUS(ReadKerasH5File(path), absl::StatusCode::kInvalidArgument,
+                path + ": reading the file with HDF5 crashed (signal 11");
+}
+
 TEST(KerasH5, RejectsMissingFile) {
   EXPECT_STATUS(ReadKerasH5File("/nonexistent/model.h5"), absl::StatusCode::kNotFound, "/nonexistent/model.h5");
 }

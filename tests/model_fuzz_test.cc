@@ -1,0 +1,154 @@
+// A fixed-seed fuzz loop over the real model: copies of pretrainedResnet.h5
+// with random bytes overwritten must either load into a model that passes the
+// startup self-check or be refused with a message naming the file. Never a
+// crash, a hang, or a partial output file. Every case goes through the
+// loading code in process; a sample also goes through the shipped converter
+// and server programs, which must exit 0 or 1 (never a signal or a hang).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
+#include "common/keras_h5.h"
+#include "common/keras_model.h"
+#include "common/keras_to_torch.h"
+#include "common/model_loader.h"
+#include "common/self_check.h"
+#include "tests/program_runner.h"
+#include "tests/test_support.h"
+
+namespace resnet8 {
+namespace {
+
+constexpr uint64_t kSeed = 20261129;
+constexpr int kCases = 1000;
+constexpr int kProgramSampleEvery = 50;  // every 50th case also runs the converter and the server
+// HDF5 keeps its metadata (superblock, object headers, attributes, the
+// model_config JSON) at the front of the file and the weights after it; half
+// the cases aim there, where corruption reaches the parser rather than a weight.
+constexpr size_t kMetadataBytes = 64 << 10;
+// Short, so that a case that makes HDF5 loop costs little; the real model reads in milliseconds.
+constexpr absl::Duration kReadLimit = absl::Seconds(3);
+
+std::string ReadBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+void WriteBytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+// Overwrites 1 to 16 random bytes; the same seed gives the same cases on every machine.
+std::string Corrupt(const std::string& original, int case_index, std::mt19937_64& random, std::string* what) {
+  std::string bytes = original;
+  const size_t span = case_index % 2 == 0 ? std::min(kMetadataBytes, bytes.size()) : bytes.size();
+  const int count = 1 + static_cast<int>(random() % 16);
+  for (int i = 0; i < count; ++i) {
+    const size_t offset = random() % span;
+    const char value = static_cast<char>(random() % 256);
+    absl::StrAppend(what, i == 0 ? "" : ",", offset, "=", absl::StrFormat("%02x", static_cast<uint8_t>(value)));
+    bytes[offset] = value;
+  }
+  return bytes;
+}
+
+enum class Outcome { kLoadedAndChecked, kRefused };
+
+// The server's and the converter's loading road, in process.
+absl::StatusOr<Outcome> Load(const std::string& path) {
+  absl::StatusOr<KerasH5File> file = ReadKerasH5File(path, kReadLimit);
+  if (!file.ok()) return file.status();
+  absl::StatusOr<KerasModel> model = BuildKerasModel(*file, path);
+  if (!model.ok()) return model.status();
+  absl::StatusOr<ResNet8> module = ConvertToTorch(*model, path);
+  if (!module.ok()) return module.status();
+  ConvertedModel converted;
+  converted.path = path;
+  converted.module = *module;
+  absl::StatusOr<std::unique_ptr<TorchClassifier>> classifier = MakeServedClassifier(converted, true);
+  if (!classifier.ok()) return classifier.status();
+  absl::StatusOr<SelfCheckResult> check = RunSelfCheck(*model, **classifier);
+  if (!check.ok()) return check.status();
+  return check->passed ? Outcome::kLoadedAndChecked : Outcome::kRefused;
+}
+
+TEST(ModelFuzz, CorruptedModelsLoadCheckedOrAreRefusedWithAMessage) {
+  const std::string original = ReadBytes(testing::SharedModelPath());
+  ASSERT_GT(original.size(), kMetadataBytes);
+  const std::string dir = testing::MakeTempDir();
+  std::mt19937_64 random(kSeed);
+  int loaded = 0, refused = 0, hdf5_stopped = 0, self_check_failed = 0, programs_run = 0;
+  for (int i = 0; i < kCases; ++i) {
+    std::string what;
+    const std::string path = absl::StrCat(dir, "/case", i, ".h5");
+    WriteBytes(path, Corrupt(original, i, random, &what));
+    SCOPED_TRACE(absl::StrCat("case ", i, " (offset=byte: ", what, ")"));
+
+    absl::StatusOr<Outcome> outcome = Load(path);
+    if (outcome.ok() && *outcome == Outcome::kLoadedAndChecked) {
+      ++loaded;
+    } else if (outcome.ok()) {
+      ++refused;  // the server refuses to serve a model that fails its self-check
+      ++self_check_failed;
+    } else {
+      ++refused;
+      EXPECT_NE(outcome.status().message().find(path), std::string::npos) << outcome.status();
+      if (absl::StrContains(outcome.status().message(), "reading the file with HDF5")) {
+        ++hdf5_stopped;  // a crash or a loop inside libhdf5, contained by the child process
+        std::cout << "case " << i << " (" << what << "): " << outcome.status().message() << "\n";
+      }
+    }
+
+    if (i % kProgramSampleEvery != 0) continue;
+    ++programs_run;
+    const std::string output = path + ".pt";
+    testing::ProgramResult convert = testing::RunProgram(
+        {testing::ProgramPath("resnet8_convert"), "--model=" + path, "--output=" + output}, absl::Seconds(120));
+    if (convert.ExitedWith(0)) {
+      EXPECT_TRUE(std::filesystem::exists(output)) << convert.Describe();
+    } else {
+      EXPECT_TRUE(convert.ExitedWith(1)) << convert.Describe();
+      EXPECT_NE(convert.output.find(path), std::string::npos) << convert.Describe();
+      EXPECT_FALSE(std::filesystem::exists(output)) << "a refused conversion left " << output;
+    }
+    std::error_code ignored;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+      EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos) << "partial file " << entry.path();
+    }
+    std::filesystem::remove(output, ignored);
+
+    auto server = testing::ServerProcess::Start(
+        {testing::ProgramPath("resnet8_server"), "--model=" + path, "--address=127.0.0.1:0"});
+    absl::StatusOr<std::string> address = server->WaitUntilListening(absl::Seconds(120));
+    if (address.ok()) {
+      EXPECT_TRUE(convert.ExitedWith(0)) << "the server serves a model the converter refused";
+      server->Signal(SIGTERM);
+      testing::ProgramResult stopped = server->Wait(absl::Seconds(60));
+      EXPECT_TRUE(stopped.ExitedWith(0)) << stopped.Describe();
+    } else {
+      testing::ProgramResult failed = server->Wait(absl::Seconds(1));
+      EXPECT_TRUE(failed.ExitedWith(1)) << failed.Describe();
+      EXPECT_NE(failed.output.find(path), std::string::npos) << failed.Describe();
+    }
+    std::filesystem::remove(path, ignored);
+  }
+  const std::string summary = absl::StrCat(
+      kCases, " corrupted models (seed ", kSeed, "): ", loaded, " loaded and passed the self-check, ", refused,
+      " refused with a message naming the file (", hdf5_stopped, " stopped in the HDF5 reader process, ",
+      self_check_failed, " failed the self-check); ", programs_run,
+      " also run through resnet8_convert and resnet8_server");
+  std::cout << summary << "\n";
+  RecordProperty("summary", summary);
+  EXPECT_EQ(loaded + refused, kCases);
+}
+
+}  // namespace
+}  // namespace resnet8
