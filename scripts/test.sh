@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test (unit, e2e, slow).
-# Pass ctest arguments to narrow it, e.g. `scripts/test.sh -L unit`.
+# Installs what is missing, builds, and runs every test: ctest (unit, e2e,
+# slow, docker), then the ASan/UBSan unit tests and the bounded libFuzzer runs
+# (scripts/sanitize.sh). Pass ctest arguments to run only those ctest tests,
+# e.g. `scripts/test.sh -L unit` (no sanitizer build then).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh  # installs what is missing first
-cd build
-ctest --output-on-failure -j "$(nproc)" "$@"
+(cd build && ctest --output-on-failure -j "$(nproc)" "$@")
+if [[ $# -eq 0 && "${RESNET8_SKIP_SANITIZERS:-0}" != 1 ]]; then
+  scripts/sanitize.sh
+fi

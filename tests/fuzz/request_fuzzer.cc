@@ -1,0 +1,105 @@
+// libFuzzer target: arbitrary bytes as the requests a client can send,
+// decoded by protobuf and run through the service core (validation, pixel
+// views, metrics, reports) with a deterministic fake classifier. Any crash,
+// sanitizer report, or a call that succeeds with answers that do not fit the
+// request is a bug.
+//
+// Input: the first byte picks the call (even: Classify, odd: a stream of
+// EvaluateDataset batches); the rest is split at 0xFF 0xFE 0xFD into
+// serialized request messages.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "common/image_classifier.h"
+#include "server/evaluator_core.h"
+
+namespace resnet8 {
+namespace {
+
+constexpr int kClasses = 10;
+
+// Probabilities from the pixels, so different inputs give different answers.
+class FakeClassifier final : public ImageClassifier {
+ public:
+  int num_classes() const override { return kClasses; }
+  absl::Status Classify(const ImageBatchView& batch, absl::Span<float> probabilities) const override {
+    if (batch.pixels.size() != static_cast<size_t>(batch.count * kImageBytes) ||
+        probabilities.size() != static_cast<size_t>(batch.count * kClasses)) {
+      std::abort();  // the core handed the classifier an inconsistent batch
+    }
+    for (int64_t i = 0; i < batch.count; ++i) {
+      const int hot = batch.pixels[i * kImageBytes] % kClasses;
+      for (int c = 0; c < kClasses; ++c) probabilities[i * kClasses + c] = c == hot ? 0.91f : 0.01f;
+    }
+    return absl::OkStatus();
+  }
+};
+
+std::vector<std::string> SplitMessages(const uint8_t* data, size_t size) {
+  static constexpr char kSeparator[] = "\xff\xfe\xfd";
+  std::vector<std::string> parts;
+  std::string all(reinterpret_cast<const char*>(data), size);
+  size_t begin = 0;
+  while (true) {
+    size_t at = all.find(kSeparator, begin, 3);
+    parts.push_back(all.substr(begin, at == std::string::npos ? std::string::npos : at - begin));
+    if (at == std::string::npos) return parts;
+    begin = at + 3;
+  }
+}
+
+void Check(bool condition) {
+  if (!condition) std::abort();
+}
+
+const EvaluatorCore& Core() {
+  static const FakeClassifier* classifier = new FakeClassifier;
+  static const EvaluatorCore* core = [] {
+    ServiceLimits limits;
+    limits.max_batch_images = 64;  // small, so the fuzzer reaches the limit
+    std::vector<std::string> names;
+    for (int c = 0; c < kClasses; ++c) names.push_back("class" + std::to_string(c));
+    return new EvaluatorCore(*classifier, names, "sha", limits);
+  }();
+  return *core;
+}
+
+}  // namespace
+}  // namespace resnet8
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace resnet8;
+  if (size == 0) return 0;
+  const bool evaluate = data[0] % 2 == 1;
+  const std::vector<std::string> messages = SplitMessages(data + 1, size - 1);
+  if (!evaluate) {
+    for (const std::string& bytes : messages) {
+      v1::ClassifyRequest request;
+      if (!request.ParseFromString(bytes)) continue;
+      v1::ClassifyResponse response;
+      if (Core().Classify(request, &response).ok()) {
+        Check(response.predictions_size() == static_cast<int>(request.images().count()));
+      }
+    }
+    return 0;
+  }
+  EvaluatorCore::Evaluation evaluation = Core().StartEvaluation();
+  uint64_t accepted_images = 0;
+  for (const std::string& bytes : messages) {
+    v1::EvaluateRequest request;
+    if (!request.ParseFromString(bytes)) continue;
+    v1::EvaluateResponse response;
+    if (!evaluation.AddBatch(request, &response).ok()) continue;
+    accepted_images += request.images().count();
+    Check(response.predictions_size() == static_cast<int>(request.images().count()));
+    for (int i = 0; i < request.indices_size(); ++i) Check(response.predictions(i).index() == request.indices(i));
+  }
+  v1::EvaluateResponse final_response;
+  evaluation.Finish(&final_response);
+  Check(final_response.report().images() == accepted_images);
+  Check(final_response.report().correct() <= accepted_images);
+  return 0;
+}
