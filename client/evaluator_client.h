@@ -1,9 +1,10 @@
 // Client library of the resnet8.v1.Evaluator service.
 //
 // Evaluate() streams a labelled dataset through EvaluateDataset: a writer
-// thread sends batches while the calling thread reads the answers, so the
-// server never waits for the client. The client aggregates accuracy itself
-// from the per-image answers and checks it against the server's report; any
+// thread sends batches while another reads the answers, so the server never
+// waits for the client; a stream that breaks is reopened and its unanswered
+// batches resent (evaluation_run.h). The client aggregates accuracy itself
+// from the per-image answers and checks it against the server's reports; any
 // disagreement is an error, never a silently trusted number.
 //
 //   EvaluatorClient client(EvaluatorClient::Connect("127.0.0.1:50051"));
@@ -35,8 +36,20 @@ struct EvaluateOptions {
   // The layout to send. The data is stored planar; kInterleavedHwc makes the
   // client reorder each image first (both must give identical results).
   PixelLayout layout = PixelLayout::kChannelPlanar;
-  // Deadline of the whole stream; infinite by default.
+  // Deadline of the whole evaluation; infinite by default.
   absl::Duration timeout = absl::InfiniteDuration();
+  // Concurrent EvaluateDataset streams sharing the batches. One keeps a
+  // single server's order; over a round_robin channel to several replicas,
+  // each stream goes to its own replica.
+  int streams = 1;
+  // Batches a stream may have sent and not yet had answered: enough to keep
+  // the server busy, few enough that a broken stream resends little.
+  int window = 4;
+  // When the server becomes unreachable (UNAVAILABLE: it died, restarts or
+  // drains), keep reopening streams with exponential backoff (0.1 s doubling
+  // to 5 s) and resend the unanswered batches, for at most this long without
+  // progress. Zero fails at the first UNAVAILABLE.
+  absl::Duration reconnect_budget = absl::Seconds(60);
   // Called after each answered batch with (images answered, total images).
   std::function<void(int64_t, int64_t)> on_progress;
 };
@@ -51,8 +64,14 @@ struct ImagePrediction {
 struct EvaluationResult {
   ClassificationMetrics metrics{kCifarClasses};  // aggregated by the client
   std::vector<ImagePrediction> predictions;      // in data order
+  // The server's own counts, summed over the streams (equal to `metrics`, or
+  // Evaluate() fails): each stream's final report, or for a stream that
+  // broke, the running totals it confirmed; model_sha256 is the model that
+  // answered.
   v1::EvaluationReport server_report;
-  double seconds = 0;  // wall time of the stream
+  double seconds = 0;          // wall time of the evaluation
+  int64_t reconnects = 0;      // streams reopened after UNAVAILABLE
+  int64_t resent_batches = 0;  // batches sent again because their stream broke
 };
 
 class EvaluatorClient {
@@ -62,10 +81,11 @@ class EvaluatorClient {
 
   explicit EvaluatorClient(std::shared_ptr<grpc::Channel> channel);
 
-  // Errors: the server's status (e.g. INVALID_ARGUMENT, UNAVAILABLE) with its
-  // message; INVALID_ARGUMENT for bad options or empty data; DATA_LOSS if the
-  // server's answers do not match what was sent or its report disagrees with
-  // the client's own count.
+  // Errors: the server's status (e.g. INVALID_ARGUMENT, or UNAVAILABLE once
+  // the reconnect budget is spent) with its message; INVALID_ARGUMENT for bad
+  // options or empty data; DATA_LOSS if the server's answers do not match
+  // what was sent or its report disagrees with the client's own count;
+  // FAILED_PRECONDITION if streams were answered by different models.
   absl::StatusOr<EvaluationResult> Evaluate(const LabeledImages& images, const EvaluateOptions& options) const;
 
   absl::StatusOr<v1::ClassifyResponse> Classify(const ImageBatchView& batch, absl::Duration timeout) const;

@@ -39,6 +39,10 @@ ABSL_FLAG(std::string, layout, "planar", "pixel layout sent on the wire: planar 
 ABSL_FLAG(int64_t, index, -1, "classify: the record number in --data to classify");
 ABSL_FLAG(double, timeout_seconds, 0, "deadline of each call; 0 means none for evaluate, 10 s otherwise");
 ABSL_FLAG(std::string, service, "", "health: the service to check; '' is the whole server");
+ABSL_FLAG(double, reconnect_seconds, 60,
+          "evaluate: if the server goes away mid-run, keep reconnecting (backoff 0.1 s to 5 s) and resend the "
+          "unanswered batches for this long without progress; 0 fails at once");
+ABSL_FLAG(int, streams, 1, "evaluate: concurrent streams sharing the batches (one per replica behind a balancer)");
 
 namespace resnet8 {
 namespace {
@@ -118,6 +122,8 @@ absl::Status Evaluate(const EvaluatorClient& client) {
   }
   options.layout = layout == "hwc" ? PixelLayout::kInterleavedHwc : PixelLayout::kChannelPlanar;
   options.timeout = Timeout(absl::InfiniteDuration());
+  options.reconnect_budget = absl::Seconds(absl::GetFlag(FLAGS_reconnect_seconds));
+  options.streams = absl::GetFlag(FLAGS_streams);
   Progress progress;
   options.on_progress = [&progress](int64_t done, int64_t total) { progress.Update(done, total); };
 
@@ -129,6 +135,10 @@ absl::Status Evaluate(const EvaluatorClient& client) {
   }
   absl::StatusOr<EvaluationResult> result = client.Evaluate(images, options);
   if (!result.ok()) return AtServer(result.status());
+  if (result->reconnects > 0) {
+    std::cerr << "resnet8_client: the server was unreachable during the run; reconnected " << result->reconnects
+              << " time(s) and resent " << result->resent_batches << " unanswered batch(es)\n";
+  }
 
   ReportContext context;
   context.server = absl::GetFlag(FLAGS_server);

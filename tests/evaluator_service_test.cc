@@ -324,6 +324,7 @@ TEST_F(ServiceTest, ShutdownPastTheGraceCancelsTheStream) {
   std::thread client([&] {
     EvaluateOptions options;
     options.batch_size = 1;
+    options.reconnect_budget = absl::ZeroDuration();  // see the shutdown, do not wait for a restart
     result = client_->Evaluate(MakeImages(200), options);  // 10 s of work
   });
   while (classifier_.calls() < 2) absl::SleepFor(absl::Milliseconds(1));

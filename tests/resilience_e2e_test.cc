@@ -1,0 +1,229 @@
+// The real server program under load and faults, driven through the real
+// client library over loopback: 16 concurrent evaluations plus a stream of
+// Classify calls, a client killed mid-stream, and a server SIGKILLed and
+// restarted mid-evaluation.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <iostream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "client/evaluator_client.h"
+#include "common/cifar10.h"
+#include "tests/program_runner.h"
+#include "tests/test_support.h"
+
+namespace resnet8 {
+namespace {
+
+using testing::ProgramPath;
+using testing::ServerProcess;
+
+const CifarDataset& Data() {
+  static const CifarDataset* data = [] {
+    auto read = ReadCifar10(testing::SharedDataDir());
+    if (!read.ok()) {
+      std::cerr << read.status() << "\n";
+      std::abort();
+    }
+    return new CifarDataset(std::move(*read));
+  }();
+  return *data;
+}
+
+LabeledImages FirstImages(int64_t count) {
+  std::vector<int64_t> indices(count);
+  for (int64_t i = 0; i < count; ++i) indices[i] = i;
+  return *SelectRecords(Data().images, indices);
+}
+
+std::unique_ptr<ServerProcess> StartServer(const std::string& address, std::vector<std::string> flags = {}) {
+  std::vector<std::string> argv = {ProgramPath("resnet8_server"), "--model=" + testing::SharedModelPath(),
+                                   "--address=" + address};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  return ServerProcess::Start(argv);
+}
+
+void ExpectSamePredictions(const EvaluationResult& got, const EvaluationResult& want, const std::string& who) {
+  ASSERT_EQ(got.predictions.size(), want.predictions.size()) << who;
+  EXPECT_EQ(got.metrics, want.metrics) << who;
+  for (size_t i = 0; i < want.predictions.size(); ++i) {
+    ASSERT_EQ(got.predictions[i].index, want.predictions[i].index) << who;
+    ASSERT_EQ(got.predictions[i].probabilities, want.predictions[i].probabilities) << who << " record " << i;
+  }
+}
+
+struct LoadRound {
+  int classify_calls = 0;
+  int64_t peak_kib = 0;
+};
+
+// 16 evaluations of `images` at once, each on its own channel as separate
+// client processes would be, plus Classify calls of one image until they end.
+// Every answer must equal the serial run's. With `probe_limit`, a 17th stream
+// is tried while all 16 run and must be refused at once.
+LoadRound RunLoadRound(const std::string& address, ServerProcess& server, const LabeledImages& images,
+                       const EvaluateOptions& options, const EvaluationResult& serial, bool probe_limit) {
+  constexpr int kStreams = 16;
+  LoadRound round;
+  std::vector<absl::StatusOr<EvaluationResult>> results(kStreams);
+  std::atomic<int> started{0}, finished{0};
+  std::vector<std::thread> evaluators;
+  for (int k = 0; k < kStreams; ++k) {
+    evaluators.emplace_back([&, k] {
+      EvaluateOptions mine = options;
+      bool counted = false;
+      mine.on_progress = [&](int64_t, int64_t) {
+        if (!counted) started += 1;
+        counted = true;
+      };
+      results[k] = EvaluatorClient(EvaluatorClient::Connect(address)).Evaluate(images, mine);
+      finished += 1;
+    });
+  }
+  std::atomic<int> classify_calls{0}, classify_errors{0}, classify_wrong{0};
+  std::thread classifier([&] {
+    EvaluatorClient own(EvaluatorClient::Connect(address));
+    const ImageBatchView one{images.image(7), 1, PixelLayout::kChannelPlanar};
+    while (finished < kStreams) {
+      absl::StatusOr<v1::ClassifyResponse> answer = own.Classify(one, absl::Seconds(30));
+      classify_calls += 1;
+      if (!answer.ok()) {
+        classify_errors += 1;
+        continue;
+      }
+      const auto& p = answer->predictions(0).probabilities();
+      if (std::vector<float>(p.begin(), p.end()) != serial.predictions[7].probabilities) classify_wrong += 1;
+    }
+  });
+  if (probe_limit) {
+    while (started < kStreams && finished == 0) absl::SleepFor(absl::Milliseconds(5));
+    if (finished == 0) {
+      const absl::Time asked = absl::Now();
+      EXPECT_STATUS(EvaluatorClient(EvaluatorClient::Connect(address)).Evaluate(images, options),
+                    absl::StatusCode::kResourceExhausted, "");
+      EXPECT_LT(absl::Now() - asked, absl::Seconds(2)) << "a refusal must be quick, not a queue";
+    } else {
+      ADD_FAILURE() << "an evaluation finished before all 16 had started; make the work larger";
+    }
+  }
+  while (finished < kStreams) {
+    round.peak_kib = std::max(round.peak_kib, server.ResidentKiB());
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  for (std::thread& t : evaluators) t.join();
+  classifier.join();
+  for (int k = 0; k < kStreams; ++k) {
+    EXPECT_TRUE(results[k].ok()) << "stream " << k << ": " << results[k].status();
+    if (results[k].ok()) ExpectSamePredictions(*results[k], serial, absl::StrCat("stream ", k));
+  }
+  EXPECT_EQ(classify_errors.load(), 0);
+  EXPECT_EQ(classify_wrong.load(), 0);
+  EXPECT_GT(classify_calls.load(), 0);
+  round.classify_calls = classify_calls;
+  return round;
+}
+
+TEST(Resilience, SixteenEvaluationsAndClassifyCallsHoldUnderLoad) {
+  auto server = StartServer("127.0.0.1:0", {"--max_concurrent_streams=16"});
+  ASSERT_OK_AND_ASSIGN(const std::string address, server->WaitUntilListening(absl::Seconds(60)));
+  const LabeledImages images = FirstImages(1000);
+  EvaluateOptions options;
+  options.batch_size = 100;
+  options.reconnect_budget = absl::ZeroDuration();  // any error counts
+  ASSERT_OK_AND_ASSIGN(const EvaluationResult serial,
+                       EvaluatorClient(EvaluatorClient::Connect(address)).Evaluate(images, options));
+  const int64_t baseline_kib = server->ResidentKiB();
+
+  // Three rounds: memory must settle, not grow with every round as a leak
+  // would. glibc keeps freed memory for reuse (malloc_tuning.h), so "near the
+  // baseline" means within the allocator's cache, measured at 35-55 MiB.
+  constexpr int64_t kSlackKib = 96 * 1024;
+  std::string trace;
+  for (int round = 0; round < 3; ++round) {
+    const LoadRound load = RunLoadRound(address, *server, images, options, serial, /*probe_limit=*/round == 0);
+    absl::SleepFor(absl::Seconds(1));
+    const int64_t after_kib = server->ResidentKiB();
+    absl::StrAppend(&trace, round == 0 ? "" : "; ", "round ", round + 1, ": ", load.classify_calls,
+                    " Classify calls, peak ", load.peak_kib / 1024, " MiB, after ", after_kib / 1024, " MiB");
+    EXPECT_LT(after_kib, baseline_kib + kSlackKib) << "round " << round + 1 << ": memory did not settle";
+  }
+  std::cout << "load: 16 x " << images.size() << " images per round, 0 errors; server RSS " << baseline_kib / 1024
+            << " MiB before; " << trace << "\n";
+
+  server->Signal(SIGTERM);
+  EXPECT_TRUE(server->Wait(absl::Seconds(30)).ExitedWith(0));
+}
+
+TEST(Resilience, AKilledClientFreesItsStreamAndTheServerServesOthers) {
+  auto server = StartServer("127.0.0.1:0", {"--max_concurrent_streams=1"});
+  ASSERT_OK_AND_ASSIGN(const std::string address, server->WaitUntilListening(absl::Seconds(60)));
+  // A client process evaluating the whole set, one image per batch (slow).
+  auto client_process = ServerProcess::Start({ProgramPath("resnet8_client"), "evaluate", "--server=" + address,
+                                              "--data=" + testing::SharedDataDir(), "--batch_size=1",
+                                              "--reconnect_seconds=0"});
+  EvaluatorClient client(EvaluatorClient::Connect(address));
+  const LabeledImages images = FirstImages(50);
+  EvaluateOptions options;
+  options.reconnect_budget = absl::ZeroDuration();
+  // Once it has answers, its stream holds the only slot.
+  absl::Time give_up = absl::Now() + absl::Seconds(60);
+  while (client_process->Output().find("evaluated ") == std::string::npos && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_NE(client_process->Output().find("evaluated "), std::string::npos) << client_process->Output();
+  EXPECT_STATUS(client.Evaluate(images, options), absl::StatusCode::kResourceExhausted, "");
+
+  client_process->Signal(SIGKILL);
+  client_process->Wait(absl::Seconds(10));
+  // The server sees the connection drop and frees the slot.
+  give_up = absl::Now() + absl::Seconds(10);
+  absl::StatusOr<EvaluationResult> after = client.Evaluate(images, options);
+  while (!after.ok() && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(50));
+    after = client.Evaluate(images, options);
+  }
+  ASSERT_OK(after);
+  EXPECT_EQ(after->metrics.images(), 50);
+  server->Signal(SIGTERM);
+  EXPECT_TRUE(server->Wait(absl::Seconds(30)).ExitedWith(0));
+}
+
+TEST(Resilience, AnEvaluationSurvivesAServerKilledAndRestarted) {
+  auto server = StartServer("127.0.0.1:0");
+  ASSERT_OK_AND_ASSIGN(const std::string address, server->WaitUntilListening(absl::Seconds(60)));
+  const LabeledImages& images = Data().images;
+  EvaluateOptions options;
+  options.batch_size = 100;
+  EvaluatorClient client(EvaluatorClient::Connect(address));
+  ASSERT_OK_AND_ASSIGN(const EvaluationResult uninterrupted, client.Evaluate(images, options));
+  ASSERT_EQ(uninterrupted.metrics.correct(), 8719);
+
+  std::atomic<bool> killed{false};
+  options.on_progress = [&](int64_t done, int64_t) {
+    if (done >= 3000 && !killed.exchange(true)) kill(server->pid(), SIGKILL);
+  };
+  absl::StatusOr<EvaluationResult> survived;
+  std::thread run([&] { survived = client.Evaluate(images, options); });
+  while (!killed) absl::SleepFor(absl::Milliseconds(1));
+  EXPECT_TRUE(server->Wait(absl::Seconds(10)).signal == SIGKILL);
+  // What compose's restart policy does: start it again on the same address.
+  absl::SleepFor(absl::Milliseconds(300));
+  server = StartServer(address);
+  ASSERT_OK(server->WaitUntilListening(absl::Seconds(60)).status());
+  run.join();
+  ASSERT_OK(survived);
+  EXPECT_GE(survived->reconnects, 1);
+  std::cout << "survived a SIGKILL at 3000/10000: " << survived->reconnects << " reconnect(s), "
+            << survived->resent_batches << " batch(es) resent, " << survived->metrics.correct() << "/"
+            << survived->metrics.images() << "\n";
+  ExpectSamePredictions(*survived, uninterrupted, "after the restart");
+  EXPECT_EQ(survived->server_report.correct(), 8719u);
+  server->Signal(SIGTERM);
+  EXPECT_TRUE(server->Wait(absl::Seconds(30)).ExitedWith(0));
+}
+
+}  // namespace
+}  // namespace resnet8
