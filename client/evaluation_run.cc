@@ -61,8 +61,9 @@ absl::Status CheckReport(const v1::EvaluationReport& report, const Classificatio
 
 class Run {
  public:
-  Run(v1::Evaluator::StubInterface& stub, const LabeledImages& images, const EvaluateOptions& options)
-      : stub_(stub), images_(images), options_(options), server_counts_(kCifarClasses) {
+  Run(v1::Evaluator::StubInterface& stub, const LabeledImages& images, const EvaluateOptions& options,
+      const std::string& auth_token)
+      : stub_(stub), images_(images), options_(options), auth_token_(auth_token), server_counts_(kCifarClasses) {
     for (int64_t begin = 0; begin < images.size(); begin += options.batch_size) {
       pending_.push_back(static_cast<int>(batches_.size()));
       batches_.push_back({begin, std::min(begin + options.batch_size, images.size())});
@@ -152,6 +153,7 @@ class Run {
   absl::Status RunStream(bool* progressed) {
     grpc::ClientContext context;
     if (deadline_ != absl::InfiniteFuture()) context.set_deadline(absl::ToChronoTime(deadline_));
+    if (!auth_token_.empty()) context.AddMetadata("authorization", "Bearer " + auth_token_);
     std::unique_ptr<grpc::ClientReaderWriterInterface<v1::EvaluateRequest, v1::EvaluateResponse>> stream =
         stub_.EvaluateDataset(&context);
     std::deque<int> in_flight;  // sent, not yet answered, in sending order (guarded by mu_)
@@ -280,6 +282,7 @@ class Run {
   v1::Evaluator::StubInterface& stub_;
   const LabeledImages& images_;
   const EvaluateOptions& options_;
+  const std::string& auth_token_;
   std::vector<Batch> batches_;
   absl::Time deadline_;
 
@@ -299,14 +302,14 @@ class Run {
 }  // namespace
 
 absl::StatusOr<EvaluationResult> RunEvaluation(v1::Evaluator::StubInterface& stub, const LabeledImages& images,
-                                               const EvaluateOptions& options) {
+                                               const EvaluateOptions& options, const std::string& auth_token) {
   if (images.size() == 0) return absl::InvalidArgumentError("no images to evaluate");
   if (options.batch_size < 1 || options.streams < 1 || options.window < 1) {
     return absl::InvalidArgumentError(absl::StrCat("batch size (", options.batch_size, "), streams (",
                                                    options.streams, ") and window (", options.window,
                                                    ") must each be at least 1"));
   }
-  return Run(stub, images, options).Execute();
+  return Run(stub, images, options, auth_token).Execute();
 }
 
 }  // namespace resnet8

@@ -23,8 +23,9 @@
 namespace resnet8 {
 
 // See EvaluatorClient::Evaluate() for the errors. Blocks until done.
+// `auth_token`, when set, goes on every stream as a bearer token.
 absl::StatusOr<EvaluationResult> RunEvaluation(v1::Evaluator::StubInterface& stub, const LabeledImages& images,
-                                               const EvaluateOptions& options);
+                                               const EvaluateOptions& options, const std::string& auth_token);
 
 }  // namespace resnet8
 

@@ -32,7 +32,7 @@ void PlanarToHwc(absl::Span<const uint8_t> planar, uint8_t* hwc) {
   }
 }
 
-std::shared_ptr<grpc::Channel> EvaluatorClient::Connect(const std::string& address) {
+std::shared_ptr<grpc::Channel> EvaluatorClient::Connect(const std::string& address, const ConnectOptions& options) {
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(64 << 20);
   arguments.SetMaxSendMessageSize(64 << 20);  // the server enforces its own limit
@@ -41,17 +41,32 @@ std::shared_ptr<grpc::Channel> EvaluatorClient::Connect(const std::string& addre
   arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!options.tls_root_certificates.empty()) {
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = options.tls_root_certificates;
+    credentials = grpc::SslCredentials(tls);
+    if (!options.tls_server_name.empty()) {
+      arguments.SetSslTargetNameOverride(options.tls_server_name);
+    }
+  }
+  return grpc::CreateCustomChannel(address, credentials, arguments);
 }
 
-EvaluatorClient::EvaluatorClient(std::shared_ptr<grpc::Channel> channel)
+EvaluatorClient::EvaluatorClient(std::shared_ptr<grpc::Channel> channel, std::string auth_token)
     : channel_(std::move(channel)),
+      auth_token_(std::move(auth_token)),
       stub_(v1::Evaluator::NewStub(channel_)),
       health_(grpc::health::v1::Health::NewStub(channel_)) {}
 
+void EvaluatorClient::Prepare(grpc::ClientContext& context, absl::Duration timeout) const {
+  SetTimeout(context, timeout);
+  if (!auth_token_.empty()) context.AddMetadata("authorization", "Bearer " + auth_token_);
+}
+
 absl::StatusOr<EvaluationResult> EvaluatorClient::Evaluate(const LabeledImages& images,
                                                            const EvaluateOptions& options) const {
-  return RunEvaluation(*stub_, images, options);
+  return RunEvaluation(*stub_, images, options, auth_token_);
 }
 
 absl::StatusOr<v1::ClassifyResponse> EvaluatorClient::Classify(const ImageBatchView& batch,
@@ -61,7 +76,7 @@ absl::StatusOr<v1::ClassifyResponse> EvaluatorClient::Classify(const ImageBatchV
   request.mutable_images()->set_count(static_cast<uint32_t>(batch.count));
   request.mutable_images()->set_pixels(reinterpret_cast<const char*>(batch.pixels.data()), batch.pixels.size());
   grpc::ClientContext context;
-  SetTimeout(context, timeout);
+  Prepare(context, timeout);
   v1::ClassifyResponse response;
   if (absl::Status status = FromGrpcStatus(stub_->Classify(&context, request, &response)); !status.ok()) return status;
   return response;
@@ -69,7 +84,7 @@ absl::StatusOr<v1::ClassifyResponse> EvaluatorClient::Classify(const ImageBatchV
 
 absl::StatusOr<v1::ModelInfo> EvaluatorClient::GetModelInfo(absl::Duration timeout) const {
   grpc::ClientContext context;
-  SetTimeout(context, timeout);
+  Prepare(context, timeout);
   v1::ModelInfo info;
   if (absl::Status status = FromGrpcStatus(stub_->GetModelInfo(&context, {}, &info)); !status.ok()) return status;
   return info;
@@ -78,7 +93,7 @@ absl::StatusOr<v1::ModelInfo> EvaluatorClient::GetModelInfo(absl::Duration timeo
 absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> EvaluatorClient::CheckHealth(
     const std::string& service, absl::Duration timeout) const {
   grpc::ClientContext context;
-  SetTimeout(context, timeout);
+  Prepare(context, timeout);
   grpc::health::v1::HealthCheckRequest request;
   request.set_service(service);
   grpc::health::v1::HealthCheckResponse response;

@@ -74,12 +74,25 @@ struct EvaluationResult {
   int64_t resent_batches = 0;  // batches sent again because their stream broke
 };
 
+// How to reach a server that uses TLS or a token. Defaults: plaintext, no token.
+struct ConnectOptions {
+  // PEM certificates to trust; non-empty switches the channel to TLS.
+  std::string tls_root_certificates;
+  // The name the server's certificate must carry, when it differs from the
+  // host in the address (e.g. "localhost" while dialling 127.0.0.1).
+  std::string tls_server_name;
+  // Sent as "authorization: Bearer <auth_token>" on every call. Over
+  // plaintext it is readable on the network: use TLS beyond loopback.
+  std::string auth_token;
+};
+
 class EvaluatorClient {
  public:
-  // A channel to `address` (HOST:PORT) whose message limits fit the service's.
-  static std::shared_ptr<grpc::Channel> Connect(const std::string& address);
+  // A channel to `address` (HOST:PORT) whose message limits fit the
+  // service's and whose reconnect backoff is short (see Evaluate()).
+  static std::shared_ptr<grpc::Channel> Connect(const std::string& address, const ConnectOptions& options = {});
 
-  explicit EvaluatorClient(std::shared_ptr<grpc::Channel> channel);
+  explicit EvaluatorClient(std::shared_ptr<grpc::Channel> channel, std::string auth_token = "");
 
   // Errors: the server's status (e.g. INVALID_ARGUMENT, or UNAVAILABLE once
   // the reconnect budget is spent) with its message; INVALID_ARGUMENT for bad
@@ -95,7 +108,11 @@ class EvaluatorClient {
                                                                                     absl::Duration timeout) const;
 
  private:
+  // Sets the deadline and the token on a call.
+  void Prepare(grpc::ClientContext& context, absl::Duration timeout) const;
+
   std::shared_ptr<grpc::Channel> channel_;
+  std::string auth_token_;
   std::unique_ptr<v1::Evaluator::Stub> stub_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
 };

@@ -24,6 +24,7 @@
 #include "client/image_file.h"
 #include "client/report.h"
 #include "common/cifar10.h"
+#include "common/credential_files.h"
 #include "common/metrics.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
@@ -42,6 +43,10 @@ ABSL_FLAG(std::string, service, "", "health: the service to check; '' is the who
 ABSL_FLAG(double, reconnect_seconds, 60,
           "evaluate: if the server goes away mid-run, keep reconnecting (backoff 0.1 s to 5 s) and resend the "
           "unanswered batches for this long without progress; 0 fails at once");
+ABSL_FLAG(std::string, tls_ca_file, "", "PEM certificates to trust: connect over TLS");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "the name the server's certificate carries, if not the host in --server (e.g. localhost)");
+ABSL_FLAG(std::string, auth_token_file, "", "file holding the bearer token the server requires");
 ABSL_FLAG(int, streams, 1, "evaluate: concurrent streams sharing the batches (one per replica behind a balancer)");
 
 namespace resnet8 {
@@ -53,7 +58,8 @@ constexpr char kUsage[] =
     "  evaluate --data=DIR_OR_FILE [--batch_size=N] [--limit=N] [--subset=perf200]\n"
     "           [--report_json=FILE] [--predictions_csv=FILE]\n"
     "  classify IMAGE...   or   classify --data=FILE --index=N\n"
-    "  health | info";
+    "  health | info\n"
+    "Security: [--tls_ca_file=CA.pem [--tls_server_name=NAME]] [--auth_token_file=FILE]";
 
 absl::Duration Timeout(absl::Duration fallback) {
   const double seconds = absl::GetFlag(FLAGS_timeout_seconds);
@@ -217,6 +223,21 @@ absl::Status Info(const EvaluatorClient& client) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<ConnectOptions> ConnectOptionsFromFlags() {
+  ConnectOptions options;
+  if (const std::string ca = absl::GetFlag(FLAGS_tls_ca_file); !ca.empty()) {
+    ASSIGN_OR_RETURN(options.tls_root_certificates, ReadPemFile(ca));
+  }
+  options.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
+  if (!options.tls_server_name.empty() && options.tls_root_certificates.empty()) {
+    return absl::InvalidArgumentError("--tls_server_name needs --tls_ca_file");
+  }
+  if (const std::string token = absl::GetFlag(FLAGS_auth_token_file); !token.empty()) {
+    ASSIGN_OR_RETURN(options.auth_token, ReadTokenFile(token));
+  }
+  return options;
+}
+
 int Run(const std::vector<std::string>& args) {
   if (args.empty()) {
     std::cerr << kUsage << "\n";
@@ -224,7 +245,12 @@ int Run(const std::vector<std::string>& args) {
   }
   const std::string& command = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
-  EvaluatorClient client(EvaluatorClient::Connect(absl::GetFlag(FLAGS_server)));
+  absl::StatusOr<ConnectOptions> connect = ConnectOptionsFromFlags();
+  if (!connect.ok()) {
+    std::cerr << "resnet8_client: " << connect.status().message() << "\n";
+    return 1;
+  }
+  EvaluatorClient client(EvaluatorClient::Connect(absl::GetFlag(FLAGS_server), *connect), connect->auth_token);
   absl::Status status;
   if (command == "evaluate" || command == "health" || command == "info") {
     if (!rest.empty()) {

@@ -11,13 +11,37 @@ namespace {
 const grpc::Status kNotReady(grpc::StatusCode::UNAVAILABLE, "the server is not ready (starting up or shutting down)");
 const grpc::Status kClientGone(grpc::StatusCode::CANCELLED, "the call was cancelled or its deadline passed");
 
+// Compares in time independent of where the strings differ, so response
+// times do not reveal how much of a guessed token was right.
+bool ConstantTimeEquals(grpc::string_ref a, absl::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char difference = 0;
+  for (size_t i = 0; i < a.size(); ++i) difference |= static_cast<unsigned char>(a.data()[i] ^ b[i]);
+  return difference == 0;
+}
+
 }  // namespace
 
-EvaluatorService::EvaluatorService(const EvaluatorCore& core, v1::ModelInfo info)
-    : core_(core), info_(std::move(info)) {}
+EvaluatorService::EvaluatorService(const EvaluatorCore& core, v1::ModelInfo info, std::string auth_token)
+    : core_(core), auth_token_(auth_token.empty() ? "" : "Bearer " + auth_token), info_(std::move(info)) {}
+
+grpc::Status EvaluatorService::Authenticate(const grpc::ServerContext& context) const {
+  if (auth_token_.empty()) return grpc::Status::OK;
+  const auto& metadata = context.client_metadata();
+  auto found = metadata.find("authorization");
+  if (found == metadata.end()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "this server requires a token: send metadata 'authorization: Bearer <token>'");
+  }
+  if (!ConstantTimeEquals(found->second, auth_token_)) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "the bearer token is not valid for this server");
+  }
+  return grpc::Status::OK;
+}
 
 grpc::Status EvaluatorService::Classify(grpc::ServerContext* context, const v1::ClassifyRequest* request,
                                         v1::ClassifyResponse* response) {
+  if (grpc::Status denied = Authenticate(*context); !denied.ok()) return denied;
   if (!ready_.load()) return kNotReady;
   if (context->IsCancelled()) return kClientGone;
   return ToGrpcStatus(core_.Classify(*request, response));
@@ -25,6 +49,7 @@ grpc::Status EvaluatorService::Classify(grpc::ServerContext* context, const v1::
 
 grpc::Status EvaluatorService::EvaluateDataset(
     grpc::ServerContext* context, grpc::ServerReaderWriter<v1::EvaluateResponse, v1::EvaluateRequest>* stream) {
+  if (grpc::Status denied = Authenticate(*context); !denied.ok()) return denied;
   if (!ready_.load()) return kNotReady;
   // Count this stream for as long as the handler runs.
   struct StreamSlot {
@@ -64,8 +89,9 @@ void EvaluatorService::SetSelfCheck(const v1::SelfCheck& self_check) {
   *info_.mutable_self_check() = self_check;
 }
 
-grpc::Status EvaluatorService::GetModelInfo(grpc::ServerContext*, const v1::GetModelInfoRequest*,
+grpc::Status EvaluatorService::GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest*,
                                             v1::ModelInfo* response) {
+  if (grpc::Status denied = Authenticate(*context); !denied.ok()) return denied;
   absl::MutexLock lock(&info_mutex_);
   *response = info_;
   return grpc::Status::OK;

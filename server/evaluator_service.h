@@ -2,7 +2,8 @@
 // transport and EvaluatorCore, answers UNAVAILABLE while the server is not
 // ready (starting up, or shutting down), stops a stream's work as soon as its
 // client is gone or its deadline passes, and maps every status in one place
-// (common/grpc_status.h). No exception escapes a handler.
+// (common/grpc_status.h), and checks the bearer token when one is set. No
+// exception escapes a handler.
 #ifndef RESNET8_SERVER_EVALUATOR_SERVICE_H_
 #define RESNET8_SERVER_EVALUATOR_SERVICE_H_
 
@@ -17,8 +18,9 @@ namespace resnet8 {
 
 class EvaluatorService final : public v1::Evaluator::Service {
  public:
-  // `core` must outlive the service. Starts not ready.
-  EvaluatorService(const EvaluatorCore& core, v1::ModelInfo info);
+  // `core` must outlive the service. Starts not ready. A non-empty
+  // `auth_token` makes every call require "authorization: Bearer <token>".
+  EvaluatorService(const EvaluatorCore& core, v1::ModelInfo info, std::string auth_token = "");
 
   // Thread-safe.
   void SetReady(bool ready) { ready_.store(ready); }
@@ -33,7 +35,11 @@ class EvaluatorService final : public v1::Evaluator::Service {
                             v1::ModelInfo* response) override;
 
  private:
+  // OK, or UNAUTHENTICATED when the call lacks the configured token.
+  grpc::Status Authenticate(const grpc::ServerContext& context) const;
+
   const EvaluatorCore& core_;
+  const std::string auth_token_;
   absl::Mutex info_mutex_;
   v1::ModelInfo info_ ABSL_GUARDED_BY(info_mutex_);
   std::atomic<bool> ready_{false};

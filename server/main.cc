@@ -19,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/cifar10.h"
+#include "common/credential_files.h"
 #include "common/malloc_tuning.h"
 #include "common/model_loader.h"
 #include "common/self_check.h"
@@ -37,6 +38,11 @@ ABSL_FLAG(int, threads, 0, "OpenMP threads of the inference thread (optimized pa
 ABSL_FLAG(int64_t, batching_delay_us, 0,
           "dynamic batching: how long the inference thread may wait for more small requests to fill a "
           "forward pass; 0 merges only requests already waiting (no added latency)");
+ABSL_FLAG(std::string, tls_cert_file, "", "PEM certificate chain: serve over TLS (needs --tls_key_file)");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "file holding a bearer token that every Evaluator call must send ('authorization: Bearer <token>'); "
+          "health checks stay open");
 ABSL_FLAG(bool, optimize, true,
           "serve the fast path: BatchNorm folded into the convolutions, channels-last, cache-sized passes "
           "(same results within float rounding; the self-check verifies it). false serves the module exactly "
@@ -74,6 +80,22 @@ v1::ModelInfo DescribeModel(const ConvertedModel& model, bool optimized) {
                                  optimized ? "optimized: BatchNorm folded, channels-last" : "as converted", ")"));
   info.set_convert_seconds(model.convert_seconds);
   return info;
+}
+
+// Reads the files the TLS and token flags name into `options`.
+absl::Status ReadSecurityFiles(ServerOptions* options) {
+  const std::string cert = absl::GetFlag(FLAGS_tls_cert_file), key = absl::GetFlag(FLAGS_tls_key_file);
+  if (cert.empty() != key.empty()) {
+    return absl::InvalidArgumentError("--tls_cert_file and --tls_key_file go together");
+  }
+  if (!cert.empty()) {
+    ASSIGN_OR_RETURN(options->tls_certificate_chain, ReadPemFile(cert));
+    ASSIGN_OR_RETURN(options->tls_private_key, ReadPemFile(key));
+  }
+  if (const std::string token = absl::GetFlag(FLAGS_auth_token_file); !token.empty()) {
+    ASSIGN_OR_RETURN(options->auth_token, ReadTokenFile(token));
+  }
+  return absl::OkStatus();
 }
 
 int WaitForStopSignal(const sigset_t& signals) {
@@ -144,6 +166,10 @@ int main(int argc, char** argv) {
   options.limits.max_batch_images = absl::GetFlag(FLAGS_max_batch_images);
   options.limits.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
   options.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
+  if (absl::Status status = resnet8::ReadSecurityFiles(&options); !status.ok()) {
+    std::cerr << "resnet8_server: " << status.message() << "\n";
+    return 1;
+  }
   if (absl::Status status = resnet8::ValidateServerOptions(options); !status.ok()) {
     std::cerr << "resnet8_server: " << status.message() << "\n";
     return 1;

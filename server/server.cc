@@ -36,6 +36,9 @@ absl::Status ValidateServerOptions(const ServerOptions& options) {
   if (options.shutdown_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("shutdown_grace is negative");
   }
+  if (options.tls_certificate_chain.empty() != options.tls_private_key.empty()) {
+    return absl::InvalidArgumentError("TLS needs both a certificate chain and a private key, or neither");
+  }
   return absl::OkStatus();
 }
 
@@ -44,7 +47,7 @@ EvaluatorServer::EvaluatorServer(const ServerOptions& options, const ImageClassi
     : options_(options),
       class_names_(ClassNames(info)),
       core_(classifier, class_names_, info.model_sha256(), options.limits),
-      service_(core_, std::move(info)) {}
+      service_(core_, std::move(info), options.auth_token) {}
 
 absl::StatusOr<std::unique_ptr<EvaluatorServer>> EvaluatorServer::Start(const ServerOptions& options,
                                                                         const ImageClassifier& classifier,
@@ -57,13 +60,20 @@ absl::StatusOr<std::unique_ptr<EvaluatorServer>> EvaluatorServer::Start(const Se
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &server->port_);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!options.tls_certificate_chain.empty()) {
+    grpc::SslServerCredentialsOptions tls;
+    tls.pem_key_cert_pairs.push_back({options.tls_private_key, options.tls_certificate_chain});
+    credentials = grpc::SslServerCredentials(tls);
+  }
+  builder.AddListeningPort(options.address, credentials, &server->port_);
   builder.RegisterService(&server->service_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(MaxRequestBytes(options.limits)));
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address,
-                                               " (address in use, or not an address of this machine?)"));
+                                               " (address in use, not an address of this machine, or a TLS "
+                                               "certificate and key that do not load or match?)"));
   }
   server->address_ = absl::StrCat(options.address.substr(0, options.address.rfind(':')), ":", server->port_);
   server->SetServing(false);

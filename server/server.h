@@ -38,6 +38,14 @@ struct ServerOptions {
   ServiceLimits limits;
   // How long Shutdown() lets in-flight calls finish before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(10);
+  // TLS: the PEM certificate chain and private key (the contents; main reads
+  // the files). Both empty means plaintext, for loopback and trusted networks.
+  std::string tls_certificate_chain;
+  std::string tls_private_key;
+  // When set, every Evaluator call must carry the metadata
+  // "authorization: Bearer <auth_token>", or it fails with UNAUTHENTICATED.
+  // Health checking and reflection stay open, so probes need no secret.
+  std::string auth_token;
 };
 
 // INVALID_ARGUMENT naming the field if an option is out of range.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test of the shipped programs: resnet8_server on a free port and
 # resnet8_client against it (health, info, evaluate with the golden subset,
-# classify of a record and of a PNG file, error exits), then SIGTERM.
+# classify of a record and of a PNG file, error exits), then SIGTERM; then a
+# server with TLS and a bearer token (certificates made here by openssl).
 # Usage: server_cli_test.sh BUILD_BIN_DIR SHARED_DIR
 set -euo pipefail
 bin=$1 shared=$2
@@ -21,16 +22,29 @@ if "$bin/resnet8_server" --model="$work/bad.h5" --address=127.0.0.1:0 2> "$work/
 grep -q "bad.h5: not an HDF5 file" "$work/bad.log" || fail "bad model message: $(cat "$work/bad.log")"
 grep -q "listening on" "$work/bad.log" && fail "listened with a bad model"
 
-"$bin/resnet8_server" --model="$shared/models/pretrainedResnet.h5" --address=127.0.0.1:0 2> "$work/server.log" &
-server_pid=$!
-for _ in $(seq 600); do
-  grep -q "listening on" "$work/server.log" && break
-  kill -0 "$server_pid" 2>/dev/null || fail "server died at startup"
-  sleep 0.1
-done
-address=$(sed -n 's/.*listening on \(.*\)$/\1/p' "$work/server.log")
-[[ -n "$address" ]] || fail "no 'listening on' line"
-echo "server at $address"
+start_server() {  # start_server [FLAGS...]: sets server_pid and address
+  "$bin/resnet8_server" --model="$shared/models/pretrainedResnet.h5" --address=127.0.0.1:0 "$@" \
+    2> "$work/server.log" &
+  server_pid=$!
+  for _ in $(seq 600); do
+    grep -q "listening on" "$work/server.log" && break
+    kill -0 "$server_pid" 2>/dev/null || fail "server died at startup"
+    sleep 0.1
+  done
+  address=$(sed -n 's/.*listening on \(.*\)$/\1/p' "$work/server.log")
+  [[ -n "$address" ]] || fail "no 'listening on' line"
+  echo "server at $address"
+}
+stop_server() {  # SIGTERM: exit 0 within 15 s
+  kill -TERM "$server_pid"
+  for _ in $(seq 150); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$server_pid" 2>/dev/null && fail "server still running 15 s after SIGTERM"
+  wait "$server_pid" && status=0 || status=$?
+  server_pid=""
+  [[ $status -eq 0 ]] || fail "server exit code $status after SIGTERM"
+  grep -q "stopped" "$work/server.log" || fail "no clean stop"
+}
+start_server
 client() { "$bin/resnet8_client" "$@" --server="$address"; }
 
 [[ "$(client health)" == "SERVING" ]] || fail "health"
@@ -88,11 +102,20 @@ expect_error "unknown (known: perf200)" client evaluate --data="$data" --subset=
 expect_error "unreachable or not ready" "$bin/resnet8_client" health --server=127.0.0.1:1
 [[ "$(client health)" == "SERVING" ]] || fail "health after errors"
 
-kill -TERM "$server_pid"
-for _ in $(seq 150); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$server_pid" 2>/dev/null && fail "server still running 15 s after SIGTERM"
-wait "$server_pid" && status=0 || status=$?
-server_pid=""
-[[ $status -eq 0 ]] || fail "server exit code $status after SIGTERM"
-grep -q "stopped" "$work/server.log" || fail "no clean stop"
+stop_server
+
+# TLS and a token: probes need neither the token nor more than the CA; calls need both.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+  -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$work/server.key" -out "$work/server.crt" 2>/dev/null
+echo "cli-test-token" > "$work/token"
+start_server --tls_cert_file="$work/server.crt" --tls_key_file="$work/server.key" --auth_token_file="$work/token"
+tls=(--tls_ca_file="$work/server.crt")
+[[ "$(client health "${tls[@]}")" == "SERVING" ]] || fail "health over TLS without a token"
+expect_error "requires a token" client info "${tls[@]}"
+echo "wrong-token" > "$work/wrong"
+expect_error "not valid" client info "${tls[@]}" --auth_token_file="$work/wrong"
+expect_error "unreachable or not ready" client info --auth_token_file="$work/token"  # plaintext to a TLS port
+client evaluate --data="$data" --subset=perf200 "${tls[@]}" --auth_token_file="$work/token" > "$work/tls.txt"
+grep -q "top-1 accuracy: 87.00% (174/200)" "$work/tls.txt" || fail "evaluate over TLS: $(head -3 "$work/tls.txt")"
+stop_server
 echo "server_cli_test: passed"
