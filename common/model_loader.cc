@@ -22,7 +22,11 @@ absl::StatusOr<ConvertedModel> ConvertKerasFile(const std::string& path) {
 
 absl::StatusOr<std::unique_ptr<TorchClassifier>> MakeServedClassifier(const ConvertedModel& model, bool optimized,
                                                                       const TorchClassifierOptions& options) {
-  if (!optimized) return TorchClassifier::Create(model.module, TorchClassifierOptions::Straightforward());
+  if (!optimized) {
+    TorchClassifierOptions plain = TorchClassifierOptions::Straightforward();
+    plain.on_timing = options.on_timing;  // observing, not a speed choice
+    return TorchClassifier::Create(model.module, plain);
+  }
   try {
     return TorchClassifier::Create(FoldBatchNorm(model.module), options);
   } catch (const c10::Error& e) {

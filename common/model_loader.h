@@ -31,7 +31,7 @@ absl::StatusOr<ConvertedModel> ConvertKerasFile(const std::string& path);
 // convolutions and TorchClassifierOptions' defaults (the fast path measured in
 // BENCHMARKS.md). Not optimized: the module exactly as converted, run the
 // straightforward way, to keep the plain path checkable. `options` apply to
-// the optimized path only.
+// the optimized path only, except on_timing, which both paths report to.
 absl::StatusOr<std::unique_ptr<TorchClassifier>> MakeServedClassifier(const ConvertedModel& model, bool optimized,
                                                                       const TorchClassifierOptions& options = {});
 

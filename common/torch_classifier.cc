@@ -26,6 +26,7 @@ struct TorchClassifier::Job {
   absl::Span<float> probabilities;
   absl::Status status;
   bool done = false;
+  absl::Time queued, started, finished;  // for on_timing
 };
 
 TorchClassifier::TorchClassifier(ResNet8 module, const TorchClassifierOptions& options)
@@ -52,11 +53,15 @@ void TorchClassifier::ComputeLoop() {
   while (true) {
     std::vector<Job*> jobs = NextJobs();
     if (jobs.empty()) return;  // stopping, and nothing left to do
+    const absl::Time started = absl::Now();
+    for (Job* job : jobs) job->started = started;
     std::vector<absl::Status> statuses = jobs.size() == 1
                                              ? std::vector<absl::Status>{Run(jobs[0]->batch, jobs[0]->probabilities)}
                                              : RunMerged(jobs);
+    const absl::Time finished = absl::Now();
     absl::MutexLock lock(&mutex_);
     for (size_t i = 0; i < jobs.size(); ++i) {
+      jobs[i]->finished = finished;
       jobs[i]->status = std::move(statuses[i]);
       jobs[i]->done = true;
     }
@@ -170,10 +175,13 @@ absl::Status TorchClassifier::Classify(const ImageBatchView& batch, absl::Span<f
     return absl::InvalidArgumentError(absl::StrCat("output holds ", probabilities.size(), " values, expected ",
                                                    batch.count * num_classes_));
   }
-  Job job{batch, probabilities, absl::OkStatus(), false};
-  absl::MutexLock lock(&mutex_);
-  queue_.push_back(&job);
-  mutex_.Await(absl::Condition(&job.done));
+  Job job{batch, probabilities, absl::OkStatus(), false, absl::Now(), {}, {}};
+  {
+    absl::MutexLock lock(&mutex_);
+    queue_.push_back(&job);
+    mutex_.Await(absl::Condition(&job.done));
+  }
+  if (options_.on_timing) options_.on_timing(job.started - job.queued, job.finished - job.started);
   return job.status;
 }
 

@@ -21,6 +21,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -49,10 +50,13 @@ struct TorchClassifierOptions {
   // compute thread wait up to that long for more before running a pass that
   // is not full; zero adds no latency and merges only what is already queued.
   absl::Duration batching_delay = absl::ZeroDuration();
+  // Called after every Classify() with how long it waited for the compute
+  // thread and how long it ran there (metrics); on the calling thread.
+  std::function<void(absl::Duration queue, absl::Duration compute)> on_timing;
 
   // The module as converted would be run by someone who knows none of this:
   // LibTorch's default thread count (1 here), contiguous, whole batches.
-  static TorchClassifierOptions Straightforward() { return {false, 0, false, -1, absl::ZeroDuration()}; }
+  static TorchClassifierOptions Straightforward() { return {false, 0, false, -1, absl::ZeroDuration(), nullptr}; }
 };
 
 class TorchClassifier final : public ImageClassifier {

@@ -16,6 +16,7 @@ packages=(
   libssl-dev              # sha256 of model and data files
   libpng-dev              # client `classify` of PNG images, HTML report thumbnails
   libjpeg-dev             # client `classify` of JPEG images
+  libcpp-httplib-dev      # the server's Prometheus /metrics endpoint
   python3-torch           # end-to-end test: Python's torch.load of the converted state dict
   clang-14 libclang-rt-14-dev llvm-14  # ASan/UBSan build and libFuzzer (scripts/sanitize.sh)
   openssl                 # test certificates for the TLS tests

@@ -22,8 +22,20 @@ bool ConstantTimeEquals(grpc::string_ref a, absl::string_view b) {
 
 }  // namespace
 
-EvaluatorService::EvaluatorService(const EvaluatorCore& core, v1::ModelInfo info, std::string auth_token)
-    : core_(core), auth_token_(auth_token.empty() ? "" : "Bearer " + auth_token), info_(std::move(info)) {}
+EvaluatorService::EvaluatorService(const EvaluatorCore& core, v1::ModelInfo info, std::string auth_token,
+                                   ServiceMetrics* metrics)
+    : core_(core),
+      auth_token_(auth_token.empty() ? "" : "Bearer " + auth_token),
+      metrics_(metrics),
+      info_(std::move(info)) {}
+
+template <typename Handler>
+grpc::Status EvaluatorService::Counted(absl::string_view method, Handler handler) {
+  const absl::Time start = absl::Now();
+  grpc::Status status = handler();
+  if (metrics_ != nullptr) metrics_->RecordCall(method, status.error_code(), absl::Now() - start);
+  return status;
+}
 
 grpc::Status EvaluatorService::Authenticate(const grpc::ServerContext& context) const {
   if (auth_token_.empty()) return grpc::Status::OK;
@@ -41,22 +53,42 @@ grpc::Status EvaluatorService::Authenticate(const grpc::ServerContext& context) 
 
 grpc::Status EvaluatorService::Classify(grpc::ServerContext* context, const v1::ClassifyRequest* request,
                                         v1::ClassifyResponse* response) {
-  if (grpc::Status denied = Authenticate(*context); !denied.ok()) return denied;
-  if (!ready_.load()) return kNotReady;
-  if (context->IsCancelled()) return kClientGone;
-  return ToGrpcStatus(core_.Classify(*request, response));
+  return Counted("Classify", [&] { return DoClassify(context, request, response); });
 }
 
 grpc::Status EvaluatorService::EvaluateDataset(
+    grpc::ServerContext* context, grpc::ServerReaderWriter<v1::EvaluateResponse, v1::EvaluateRequest>* stream) {
+  return Counted("EvaluateDataset", [&] { return DoEvaluateDataset(context, stream); });
+}
+
+grpc::Status EvaluatorService::DoClassify(grpc::ServerContext* context, const v1::ClassifyRequest* request,
+                                          v1::ClassifyResponse* response) {
+  if (grpc::Status denied = Authenticate(*context); !denied.ok()) return denied;
+  if (!ready_.load()) return kNotReady;
+  if (context->IsCancelled()) return kClientGone;
+  absl::Status status = core_.Classify(*request, response);
+  if (status.ok() && metrics_ != nullptr) metrics_->RecordBatch("Classify", response->predictions_size());
+  return ToGrpcStatus(status);
+}
+
+grpc::Status EvaluatorService::DoEvaluateDataset(
     grpc::ServerContext* context, grpc::ServerReaderWriter<v1::EvaluateResponse, v1::EvaluateRequest>* stream) {
   if (grpc::Status denied = Authenticate(*context); !denied.ok()) return denied;
   if (!ready_.load()) return kNotReady;
   // Count this stream for as long as the handler runs.
   struct StreamSlot {
     std::atomic<int64_t>& open;
-    const int64_t count = open.fetch_add(1) + 1;
-    ~StreamSlot() { open.fetch_sub(1); }
-  } slot{open_streams_};
+    ServiceMetrics* metrics;
+    const int64_t count = Open();
+    int64_t Open() {
+      if (metrics != nullptr) metrics->StreamOpened();
+      return open.fetch_add(1) + 1;
+    }
+    ~StreamSlot() {
+      open.fetch_sub(1);
+      if (metrics != nullptr) metrics->StreamClosed();
+    }
+  } slot{open_streams_, metrics_};
   const int64_t limit = core_.limits().max_concurrent_streams;
   if (slot.count > limit) {
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -73,6 +105,7 @@ grpc::Status EvaluatorService::EvaluateDataset(
     response.Clear();
     absl::Status status = evaluation.AddBatch(request, &response);
     if (!status.ok()) return ToGrpcStatus(status);
+    if (metrics_ != nullptr) metrics_->RecordBatch("EvaluateDataset", response.predictions_size());
     if (!stream->Write(response)) return kClientGone;
   }
   // Read() also returns false when the call was cancelled: only a clean
@@ -91,10 +124,12 @@ void EvaluatorService::SetSelfCheck(const v1::SelfCheck& self_check) {
 
 grpc::Status EvaluatorService::GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest*,
                                             v1::ModelInfo* response) {
-  if (grpc::Status denied = Authenticate(*context); !denied.ok()) return denied;
-  absl::MutexLock lock(&info_mutex_);
-  *response = info_;
-  return grpc::Status::OK;
+  return Counted("GetModelInfo", [&] {
+    if (grpc::Status denied = Authenticate(*context); !denied.ok()) return denied;
+    absl::MutexLock lock(&info_mutex_);
+    *response = info_;
+    return grpc::Status::OK;
+  });
 }
 
 }  // namespace resnet8

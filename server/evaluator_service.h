@@ -13,6 +13,7 @@
 
 #include "resnet8/v1/evaluator.grpc.pb.h"
 #include "server/evaluator_core.h"
+#include "server/service_metrics.h"
 
 namespace resnet8 {
 
@@ -20,7 +21,9 @@ class EvaluatorService final : public v1::Evaluator::Service {
  public:
   // `core` must outlive the service. Starts not ready. A non-empty
   // `auth_token` makes every call require "authorization: Bearer <token>".
-  EvaluatorService(const EvaluatorCore& core, v1::ModelInfo info, std::string auth_token = "");
+  // `metrics`, if not null, must outlive the service; every call is counted.
+  EvaluatorService(const EvaluatorCore& core, v1::ModelInfo info, std::string auth_token = "",
+                   ServiceMetrics* metrics = nullptr);
 
   // Thread-safe.
   void SetReady(bool ready) { ready_.store(ready); }
@@ -37,9 +40,17 @@ class EvaluatorService final : public v1::Evaluator::Service {
  private:
   // OK, or UNAUTHENTICATED when the call lacks the configured token.
   grpc::Status Authenticate(const grpc::ServerContext& context) const;
+  // The handlers; the public methods wrap them to count every call.
+  grpc::Status DoClassify(grpc::ServerContext* context, const v1::ClassifyRequest* request,
+                          v1::ClassifyResponse* response);
+  grpc::Status DoEvaluateDataset(grpc::ServerContext* context,
+                                 grpc::ServerReaderWriter<v1::EvaluateResponse, v1::EvaluateRequest>* stream);
+  template <typename Handler>
+  grpc::Status Counted(absl::string_view method, Handler handler);
 
   const EvaluatorCore& core_;
   const std::string auth_token_;
+  ServiceMetrics* const metrics_;
   absl::Mutex info_mutex_;
   v1::ModelInfo info_ ABSL_GUARDED_BY(info_mutex_);
   std::atomic<bool> ready_{false};

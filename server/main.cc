@@ -43,6 +43,8 @@ ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file");
 ABSL_FLAG(std::string, auth_token_file, "",
           "file holding a bearer token that every Evaluator call must send ('authorization: Bearer <token>'); "
           "health checks stay open");
+ABSL_FLAG(std::string, metrics_address, "",
+          "HOST:PORT for Prometheus metrics over HTTP (GET /metrics); off when empty; port 0 picks a free one");
 ABSL_FLAG(bool, optimize, true,
           "serve the fast path: BatchNorm folded into the convolutions, channels-last, cache-sized passes "
           "(same results within float rounding; the self-check verifies it). false serves the module exactly "
@@ -109,13 +111,18 @@ absl::Status Serve(const std::string& model_path, const ServerOptions& options,
   ASSIGN_OR_RETURN(ConvertedModel model, ConvertKerasFile(model_path));
   LOG(INFO) << "converted " << model_path << " in " << model.convert_seconds << " s: widths "
             << absl::StrJoin(model.module->spec().Widths(), "/") << ", sha256 " << model.sha256;
-  ASSIGN_OR_RETURN(std::unique_ptr<TorchClassifier> classifier,
-                   MakeServedClassifier(model, optimize, inference));
+  ServiceMetrics metrics;
+  TorchClassifierOptions timed = inference;
+  timed.on_timing = [&metrics](absl::Duration queue, absl::Duration compute) {
+    metrics.RecordInference(queue, compute);
+  };
+  ASSIGN_OR_RETURN(std::unique_ptr<TorchClassifier> classifier, MakeServedClassifier(model, optimize, timed));
 
   // Listen first (health NOT_SERVING), so probes see the startup; serve only
   // after the self-check passes.
   ASSIGN_OR_RETURN(std::unique_ptr<EvaluatorServer> server,
-                   EvaluatorServer::Start(options, *classifier, DescribeModel(model, optimize)));
+                   EvaluatorServer::Start(options, *classifier, DescribeModel(model, optimize), &metrics));
+  if (!options.metrics_address.empty()) LOG(INFO) << "metrics on http://" << server->metrics_address() << "/metrics";
   ASSIGN_OR_RETURN(SelfCheckResult check, RunSelfCheck(model.keras, *classifier));
   server->SetSelfCheck(ToProto(check));
   if (!check.passed) {
@@ -166,6 +173,7 @@ int main(int argc, char** argv) {
   options.limits.max_batch_images = absl::GetFlag(FLAGS_max_batch_images);
   options.limits.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
   options.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   if (absl::Status status = resnet8::ReadSecurityFiles(&options); !status.ok()) {
     std::cerr << "resnet8_server: " << status.message() << "\n";
     return 1;

@@ -43,19 +43,30 @@ absl::Status ValidateServerOptions(const ServerOptions& options) {
 }
 
 EvaluatorServer::EvaluatorServer(const ServerOptions& options, const ImageClassifier& classifier,
-                                 v1::ModelInfo info)
+                                 v1::ModelInfo info, ServiceMetrics* metrics)
     : options_(options),
+      own_metrics_(metrics == nullptr ? std::make_unique<ServiceMetrics>() : nullptr),
+      metrics_(metrics == nullptr ? own_metrics_.get() : metrics),
       class_names_(ClassNames(info)),
       core_(classifier, class_names_, info.model_sha256(), options.limits),
-      service_(core_, std::move(info), options.auth_token) {}
+      service_(core_, std::move(info), options.auth_token, metrics_) {}
 
 absl::StatusOr<std::unique_ptr<EvaluatorServer>> EvaluatorServer::Start(const ServerOptions& options,
                                                                         const ImageClassifier& classifier,
-                                                                        v1::ModelInfo info) {
+                                                                        v1::ModelInfo info,
+                                                                        ServiceMetrics* metrics) {
   if (absl::Status status = ValidateServerOptions(options); !status.ok()) return status;
   info.mutable_limits()->set_max_batch_images(options.limits.max_batch_images);
   info.mutable_limits()->set_max_message_bytes(MaxRequestBytes(options.limits));
-  std::unique_ptr<EvaluatorServer> server(new EvaluatorServer(options, classifier, std::move(info)));
+  std::unique_ptr<EvaluatorServer> server(new EvaluatorServer(options, classifier, info, metrics));
+  server->metrics_->SetModelInfo(info);
+  if (!options.metrics_address.empty()) {
+    ServiceMetrics* counted = server->metrics_;
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =
+        MetricsHttpServer::Start(options.metrics_address, [counted] { return counted->RenderPrometheus(); });
+    if (!http.ok()) return http.status();
+    server->metrics_http_ = std::move(*http);
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -84,6 +95,7 @@ EvaluatorServer::~EvaluatorServer() { Shutdown(); }
 
 void EvaluatorServer::SetServing(bool serving) {
   service_.SetReady(serving);
+  metrics_->SetServing(serving);
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   health->SetServingStatus(serving);
   health->SetServingStatus(kServiceName, serving);

@@ -28,6 +28,8 @@
 #include "resnet8/v1/evaluator.pb.h"
 #include "server/evaluator_core.h"
 #include "server/evaluator_service.h"
+#include "server/metrics_http.h"
+#include "server/service_metrics.h"
 
 namespace resnet8 {
 
@@ -46,6 +48,9 @@ struct ServerOptions {
   // "authorization: Bearer <auth_token>", or it fails with UNAUTHENTICATED.
   // Health checking and reflection stay open, so probes need no secret.
   std::string auth_token;
+  // HOST:PORT of the Prometheus endpoint (GET /metrics, see
+  // service_metrics.h); empty means none. Port 0 picks a free port.
+  std::string metrics_address;
 };
 
 // INVALID_ARGUMENT naming the field if an option is out of range.
@@ -55,16 +60,21 @@ class EvaluatorServer {
  public:
   // Starts listening with health NOT_SERVING. `classifier` must outlive the
   // server; `info` is what GetModelInfo answers (limits are filled in here).
-  // Errors: INVALID_ARGUMENT for bad options; UNAVAILABLE if the address
-  // cannot be bound.
+  // `metrics`, if given, must outlive the server and may also be fed by
+  // others (the classifier's queue and compute times); otherwise the server
+  // keeps its own. Errors: INVALID_ARGUMENT for bad options; UNAVAILABLE if
+  // an address cannot be bound.
   static absl::StatusOr<std::unique_ptr<EvaluatorServer>> Start(const ServerOptions& options,
                                                                 const ImageClassifier& classifier,
-                                                                v1::ModelInfo info);
+                                                                v1::ModelInfo info,
+                                                                ServiceMetrics* metrics = nullptr);
   ~EvaluatorServer();
 
   int port() const { return port_; }
   // "host:port" with the port actually bound.
   const std::string& address() const { return address_; }
+  // Where GET /metrics answers, "" without ServerOptions::metrics_address.
+  std::string metrics_address() const { return metrics_http_ ? metrics_http_->address() : ""; }
 
   // Records the startup self-check for GetModelInfo. Thread-safe.
   void SetSelfCheck(const v1::SelfCheck& self_check) { service_.SetSelfCheck(self_check); }
@@ -76,13 +86,17 @@ class EvaluatorServer {
   void Shutdown();
 
  private:
-  EvaluatorServer(const ServerOptions& options, const ImageClassifier& classifier, v1::ModelInfo info);
+  EvaluatorServer(const ServerOptions& options, const ImageClassifier& classifier, v1::ModelInfo info,
+                  ServiceMetrics* metrics);
 
   ServerOptions options_;
+  std::unique_ptr<ServiceMetrics> own_metrics_;  // when none was given
+  ServiceMetrics* metrics_;
   std::vector<std::string> class_names_;
   EvaluatorCore core_;
   EvaluatorService service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<MetricsHttpServer> metrics_http_;
   int port_ = 0;
   std::string address_;
   std::once_flag shutdown_once_;

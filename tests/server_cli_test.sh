@@ -44,7 +44,9 @@ stop_server() {  # SIGTERM: exit 0 within 15 s
   [[ $status -eq 0 ]] || fail "server exit code $status after SIGTERM"
   grep -q "stopped" "$work/server.log" || fail "no clean stop"
 }
-start_server
+start_server --metrics_address=127.0.0.1:0
+metrics=$(sed -n 's|.*metrics on http://\(.*\)/metrics$|\1|p' "$work/server.log")
+[[ -n "$metrics" ]] || fail "no 'metrics on' line"
 client() { "$bin/resnet8_client" "$@" --server="$address"; }
 
 [[ "$(client health)" == "SERVING" ]] || fail "health"
@@ -65,6 +67,22 @@ assert len(ours) == 200
 worst = max(abs(float(ours[g["index"]][f"prob_{c}"]) - float(g[f"prob_{c}"])) for g in golden for c in range(10))
 assert worst <= 1e-5, worst
 print(f"predictions CSV vs Keras golden: max |difference| = {worst:.3g} over 2000 probabilities")
+PY
+
+# Prometheus scrape: the 200 images are counted, with queue and compute times.
+/usr/bin/python3 - "http://$metrics/metrics" <<'PY' || fail "metrics scrape"
+import re, sys, urllib.request
+text = urllib.request.urlopen(sys.argv[1], timeout=10).read().decode()
+def value(pattern):
+    found = re.search("^" + re.escape(pattern) + r" (\S+)$", text, re.M)
+    assert found, f"no '{pattern}' in the scrape"
+    return float(found.group(1))
+assert value('resnet8_images_classified_total{method="EvaluateDataset"}') == 200
+assert value('resnet8_requests_total{method="EvaluateDataset",code="OK"}') == 1
+assert value("resnet8_inference_compute_seconds_count") >= 4  # 200 images in batches of 64, plus the self-check
+assert value("resnet8_serving") == 1
+assert re.search(r'^resnet8_model_info\{sha256="5f938a8e[0-9a-f]+",file="pretrainedResnet.h5",.*\} 1$', text, re.M)
+print("metrics scrape: ok")
 PY
 
 client classify --data="$data/test_batch.bin" --index=0 | grep -q "record 0 (label 3 cat): 3 cat (p=0.9986)" \

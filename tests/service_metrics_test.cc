@@ -1,0 +1,112 @@
+// The Prometheus endpoint, scraped over real HTTP after real gRPC calls to a
+// server with a fake classifier; and the text format itself.
+#include "server/service_metrics.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include "absl/strings/str_cat.h"
+#include "client/evaluator_client.h"
+#include "server/server.h"
+#include "tests/test_support.h"
+
+namespace resnet8 {
+namespace {
+
+class OnesClassifier final : public ImageClassifier {
+ public:
+  int num_classes() const override { return 10; }
+  absl::Status Classify(const ImageBatchView& batch, absl::Span<float> probabilities) const override {
+    for (int64_t i = 0; i < batch.count * 10; ++i) probabilities[i] = i % 10 == 1 ? 1.0f : 0.0f;
+    return absl::OkStatus();
+  }
+};
+
+std::string Scrape(const std::string& address, const std::string& path = "/metrics", int* status = nullptr) {
+  const size_t colon = address.rfind(':');
+  httplib::Client http(address.substr(0, colon), std::stoi(address.substr(colon + 1)));
+  httplib::Result result = http.Get(path.c_str());
+  if (!result) return "no response";
+  if (status != nullptr) *status = result->status;
+  return result->body;
+}
+
+TEST(ServiceMetrics, ScrapedAfterCallsCountsThemByMethodAndCode) {
+  OnesClassifier classifier;
+  ServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.metrics_address = "127.0.0.1:0";
+  v1::ModelInfo info;
+  info.set_model_sha256("abc123");
+  info.set_model_file("model.h5");
+  info.add_widths(16);
+  for (int c = 0; c < 10; ++c) info.add_class_names(absl::StrCat("class", c));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<EvaluatorServer> server, EvaluatorServer::Start(options, classifier, info));
+  ASSERT_NE(server->metrics_address(), "");
+  EXPECT_NE(Scrape(server->metrics_address()).find("resnet8_serving 0\n"), std::string::npos);
+  server->SetServing(true);
+
+  EvaluatorClient client(EvaluatorClient::Connect(server->address()));
+  std::vector<uint8_t> pixels(3 * kImageBytes, 5);
+  ASSERT_OK(client.Classify({pixels, 3, PixelLayout::kChannelPlanar}, absl::Seconds(5)));
+  ASSERT_OK(client.Classify({absl::MakeConstSpan(pixels).subspan(0, kImageBytes), 1, PixelLayout::kChannelPlanar},
+                            absl::Seconds(5)));
+  EXPECT_FALSE(client.Classify({absl::MakeConstSpan(pixels).subspan(1), 1, PixelLayout::kChannelPlanar},
+                               absl::Seconds(5)).ok());
+  LabeledImages images;
+  images.pixels.assign(10 * kImageBytes, 7);
+  for (int i = 0; i < 10; ++i) {
+    images.labels.push_back(static_cast<uint8_t>(i));
+    images.indices.push_back(i);
+  }
+  EvaluateOptions evaluate;
+  evaluate.batch_size = 4;  // batches of 4, 4 and 2
+  ASSERT_OK(client.Evaluate(images, evaluate));
+
+  const std::string text = Scrape(server->metrics_address());
+  for (const char* line : {
+           "resnet8_requests_total{method=\"Classify\",code=\"OK\"} 2\n",
+           "resnet8_requests_total{method=\"Classify\",code=\"INVALID_ARGUMENT\"} 1\n",
+           "resnet8_requests_total{method=\"EvaluateDataset\",code=\"OK\"} 1\n",
+           "resnet8_images_classified_total{method=\"Classify\"} 4\n",
+           "resnet8_images_classified_total{method=\"EvaluateDataset\"} 10\n",
+           "resnet8_batch_images_bucket{method=\"EvaluateDataset\",le=\"2\"} 1\n",
+           "resnet8_batch_images_bucket{method=\"EvaluateDataset\",le=\"4\"} 3\n",
+           "resnet8_batch_images_count{method=\"EvaluateDataset\"} 3\n",
+           "resnet8_request_seconds_count{method=\"Classify\"} 3\n",
+           "resnet8_evaluate_streams_in_flight 0\n",
+           "resnet8_serving 1\n",
+           "resnet8_model_info{sha256=\"abc123\",file=\"model.h5\",keras_version=\"\",runtime=\"\",widths=\"16\"} 1\n",
+           "# TYPE resnet8_request_seconds histogram\n",
+       }) {
+    EXPECT_NE(text.find(line), std::string::npos) << "missing: " << line << "in:\n" << text;
+  }
+  int status = 0;
+  Scrape(server->metrics_address(), "/other", &status);
+  EXPECT_EQ(status, 404);
+}
+
+TEST(ServiceMetrics, RefusesAnAddressWithoutAPort) {
+  OnesClassifier classifier;
+  ServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.metrics_address = "localhost";
+  EXPECT_STATUS(EvaluatorServer::Start(options, classifier, {}), absl::StatusCode::kInvalidArgument,
+                "metrics address 'localhost' is not HOST:PORT");
+}
+
+TEST(Histogram, RendersCumulativeBucketsSumAndCount) {
+  Histogram histogram({1, 5});
+  for (double value : {0.5, 1.0, 3.0, 9.0}) histogram.Observe(value);
+  std::string text;
+  histogram.Render("x", "m=\"a\"", &text);
+  EXPECT_EQ(text,
+            "x_bucket{m=\"a\",le=\"1\"} 2\n"
+            "x_bucket{m=\"a\",le=\"5\"} 3\n"
+            "x_bucket{m=\"a\",le=\"+Inf\"} 4\n"
+            "x_sum{m=\"a\"} 13.5\n"
+            "x_count{m=\"a\"} 4\n");
+}
+
+}  // namespace
+}  // namespace resnet8
