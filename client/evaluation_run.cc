@@ -114,6 +114,11 @@ class Run {
   // Opens streams while there is work, reopening after UNAVAILABLE with
   // exponential backoff until `reconnect_budget` passes without progress.
   void Worker() {
+    // Slow start: a worker's first stream carries one batch, the next two,
+    // doubling up to batches_per_stream. Replicas connect a few milliseconds
+    // apart and round_robin picks only among those already connected, so
+    // early turnovers let every replica get a stream from the start.
+    int stream_batches = options_.batches_per_stream == 0 ? 0 : 1;
     absl::Duration backoff = kFirstBackoff;
     absl::Time failing_since = absl::InfiniteFuture();
     while (true) {
@@ -123,7 +128,8 @@ class Run {
         if (Finished()) return;
       }
       bool progressed = false;
-      absl::Status status = RunStream(&progressed);
+      absl::Status status = RunStream(stream_batches, &progressed);
+      stream_batches = std::min(stream_batches * 2, options_.batches_per_stream);
       const absl::Time now = absl::Now();
       if (progressed || status.ok()) {
         backoff = kFirstBackoff;
@@ -147,10 +153,11 @@ class Run {
     }
   }
 
-  // One EvaluateDataset stream: a writer thread sends batches from the queue
-  // while this thread checks the answers. OK once the stream ended with a
-  // report that matches what it carried.
-  absl::Status RunStream(bool* progressed) {
+  // One EvaluateDataset stream: a writer thread sends up to `max_batches`
+  // batches (0: no limit) from the queue while this thread checks the
+  // answers. OK once the stream ended with a report that matches what it
+  // carried.
+  absl::Status RunStream(int max_batches, bool* progressed) {
     grpc::ClientContext context;
     if (deadline_ != absl::InfiniteFuture()) context.set_deadline(absl::ToChronoTime(deadline_));
     if (!auth_token_.empty()) context.AddMetadata("authorization", "Bearer " + auth_token_);
@@ -160,7 +167,7 @@ class Run {
     bool reader_done = false;   // guarded by mu_
 
     std::thread writer([&] {
-      while (true) {
+      for (int sent = 0; max_batches == 0 || sent < max_batches; ++sent) {
         int id;
         {
           std::unique_lock<std::mutex> lock(mu_);
@@ -304,10 +311,11 @@ class Run {
 absl::StatusOr<EvaluationResult> RunEvaluation(v1::Evaluator::StubInterface& stub, const LabeledImages& images,
                                                const EvaluateOptions& options, const std::string& auth_token) {
   if (images.size() == 0) return absl::InvalidArgumentError("no images to evaluate");
-  if (options.batch_size < 1 || options.streams < 1 || options.window < 1) {
+  if (options.batch_size < 1 || options.streams < 1 || options.window < 1 || options.batches_per_stream < 0) {
     return absl::InvalidArgumentError(absl::StrCat("batch size (", options.batch_size, "), streams (",
                                                    options.streams, ") and window (", options.window,
-                                                   ") must each be at least 1"));
+                                                   ") must each be at least 1, batches_per_stream (",
+                                                   options.batches_per_stream, ") at least 0"));
   }
   return Run(stub, images, options, auth_token).Execute();
 }

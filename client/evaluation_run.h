@@ -3,7 +3,8 @@
 // survives a server that goes away.
 //
 // The dataset is cut into batches kept in a queue. Each stream takes batches
-// from the queue (at most `window` unanswered at a time), and every answer is
+// from the queue (at most `window` unanswered at a time, and
+// `batches_per_stream` in all before a new stream takes over), and every answer is
 // checked against the batch it belongs to (same records, same labels, a
 // predicted class that is the argmax of its probabilities) and stored in the
 // slot of its records. When a stream breaks with UNAVAILABLE (the server

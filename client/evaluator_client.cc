@@ -3,9 +3,11 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "client/evaluation_run.h"
 #include "common/grpc_status.h"
 
@@ -32,8 +34,33 @@ void PlanarToHwc(absl::Span<const uint8_t> planar, uint8_t* hwc) {
   }
 }
 
-std::shared_ptr<grpc::Channel> EvaluatorClient::Connect(const std::string& address, const ConnectOptions& options) {
+absl::StatusOr<std::string> ChannelTarget(const std::string& servers) {
+  if (servers.find(',') == std::string::npos) {
+    if (servers.empty()) return absl::InvalidArgumentError("no server address given");
+    return servers;
+  }
+  for (absl::string_view entry : absl::StrSplit(servers, ',')) {
+    const size_t colon = entry.rfind(':');
+    const absl::string_view host = colon == absl::string_view::npos ? entry : entry.substr(0, colon);
+    const bool ipv4 = !host.empty() && colon != absl::string_view::npos && colon + 1 < entry.size() &&
+                      host.find_first_not_of("0123456789.") == absl::string_view::npos;
+    if (!ipv4) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "'", entry, "' in the server list is not an IPv4 HOST:PORT; list IPv4 addresses, or give one DNS name "
+          "that resolves to every replica"));
+    }
+  }
+  return absl::StrCat("ipv4:", servers);
+}
+
+int CountListedServers(const std::string& servers) {
+  return static_cast<int>(std::count(servers.begin(), servers.end(), ',')) + 1;
+}
+
+std::shared_ptr<grpc::Channel> EvaluatorClient::Connect(const std::string& servers, const ConnectOptions& options) {
   grpc::ChannelArguments arguments;
+  // Per call, over every resolved address: each stream goes to the next replica.
+  arguments.SetLoadBalancingPolicyName("round_robin");
   arguments.SetMaxReceiveMessageSize(64 << 20);
   arguments.SetMaxSendMessageSize(64 << 20);  // the server enforces its own limit
   // gRPC's reconnect backoff grows to 120 s by default: a server restarted
@@ -50,7 +77,8 @@ std::shared_ptr<grpc::Channel> EvaluatorClient::Connect(const std::string& addre
       arguments.SetSslTargetNameOverride(options.tls_server_name);
     }
   }
-  return grpc::CreateCustomChannel(address, credentials, arguments);
+  absl::StatusOr<std::string> target = ChannelTarget(servers);
+  return grpc::CreateCustomChannel(target.ok() ? *target : servers, credentials, arguments);
 }
 
 EvaluatorClient::EvaluatorClient(std::shared_ptr<grpc::Channel> channel, std::string auth_token)

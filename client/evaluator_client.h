@@ -45,6 +45,13 @@ struct EvaluateOptions {
   // Batches a stream may have sent and not yet had answered: enough to keep
   // the server busy, few enough that a broken stream resends little.
   int window = 4;
+  // A stream half-closes after this many batches and the next stream takes
+  // over. Each stream is one call, so over a round_robin channel this keeps
+  // spreading the work: to replicas that became ready after the first
+  // streams started, and to a replica that came back after a restart. A
+  // turnover costs about a round trip. Each worker starts with one batch per
+  // stream and doubles up to this. 0 keeps each stream to the end.
+  int batches_per_stream = 16;
   // When the server becomes unreachable (UNAVAILABLE: it died, restarts or
   // drains), keep reopening streams with exponential backoff (0.1 s doubling
   // to 5 s) and resend the unanswered batches, for at most this long without
@@ -86,11 +93,24 @@ struct ConnectOptions {
   std::string auth_token;
 };
 
+// The gRPC target for `servers`: one HOST:PORT, whose name may resolve to
+// several replicas (a Kubernetes headless Service), or a comma-separated list
+// of IPv4 HOST:PORT replicas (an "ipv4:" target). INVALID_ARGUMENT for an
+// empty entry, or a name in a list (use one DNS name for all instead).
+absl::StatusOr<std::string> ChannelTarget(const std::string& servers);
+
+// How many replicas `servers` names: the entries of a list, else 1.
+int CountListedServers(const std::string& servers);
+
 class EvaluatorClient {
  public:
-  // A channel to `address` (HOST:PORT) whose message limits fit the
-  // service's and whose reconnect backoff is short (see Evaluate()).
-  static std::shared_ptr<grpc::Channel> Connect(const std::string& address, const ConnectOptions& options = {});
+  // A channel to `servers` (see ChannelTarget) whose message limits fit the
+  // service's, whose reconnect backoff is short (see Evaluate()), and which
+  // spreads calls over all resolved replicas with gRPC's round_robin policy;
+  // each EvaluateDataset stream is one call, so EvaluateOptions::streams >= the
+  // replica count gives every replica work. Check `servers` with
+  // ChannelTarget() first: an invalid one gives a channel that never connects.
+  static std::shared_ptr<grpc::Channel> Connect(const std::string& servers, const ConnectOptions& options = {});
 
   explicit EvaluatorClient(std::shared_ptr<grpc::Channel> channel, std::string auth_token = "");
 

@@ -29,7 +29,9 @@
 #include "common/sha256.h"
 #include "common/status_macros.h"
 
-ABSL_FLAG(std::string, server, "127.0.0.1:50051", "HOST:PORT of resnet8_server");
+ABSL_FLAG(std::string, server, "127.0.0.1:50051",
+          "HOST:PORT of resnet8_server; a DNS name resolving to several replicas, or a comma-separated list of "
+          "IPv4 HOST:PORT replicas, spreads evaluate's streams over them (round_robin)");
 ABSL_FLAG(std::string, data, "", "CIFAR-10 binary batch file, or a directory holding test_batch.bin");
 ABSL_FLAG(int64_t, batch_size, 500, "images per request (at most the server's max_batch_images)");
 ABSL_FLAG(int64_t, limit, 0, "evaluate only the first N records (of the subset, if any); 0 means all");
@@ -47,7 +49,9 @@ ABSL_FLAG(std::string, tls_ca_file, "", "PEM certificates to trust: connect over
 ABSL_FLAG(std::string, tls_server_name, "",
           "the name the server's certificate carries, if not the host in --server (e.g. localhost)");
 ABSL_FLAG(std::string, auth_token_file, "", "file holding the bearer token the server requires");
-ABSL_FLAG(int, streams, 1, "evaluate: concurrent streams sharing the batches (one per replica behind a balancer)");
+ABSL_FLAG(int, streams, 0,
+          "evaluate: concurrent streams sharing the batches, spread over the replicas; 0 means one per server in "
+          "--server's list (give at least the replica count for a DNS name)");
 
 namespace resnet8 {
 namespace {
@@ -129,7 +133,8 @@ absl::Status Evaluate(const EvaluatorClient& client) {
   options.layout = layout == "hwc" ? PixelLayout::kInterleavedHwc : PixelLayout::kChannelPlanar;
   options.timeout = Timeout(absl::InfiniteDuration());
   options.reconnect_budget = absl::Seconds(absl::GetFlag(FLAGS_reconnect_seconds));
-  options.streams = absl::GetFlag(FLAGS_streams);
+  options.streams = absl::GetFlag(FLAGS_streams) > 0 ? absl::GetFlag(FLAGS_streams)
+                                                     : CountListedServers(absl::GetFlag(FLAGS_server));
   Progress progress;
   options.on_progress = [&progress](int64_t done, int64_t total) { progress.Update(done, total); };
 
@@ -248,6 +253,10 @@ int Run(const std::vector<std::string>& args) {
   absl::StatusOr<ConnectOptions> connect = ConnectOptionsFromFlags();
   if (!connect.ok()) {
     std::cerr << "resnet8_client: " << connect.status().message() << "\n";
+    return 1;
+  }
+  if (absl::StatusOr<std::string> target = ChannelTarget(absl::GetFlag(FLAGS_server)); !target.ok()) {
+    std::cerr << "resnet8_client: --server: " << target.status().message() << "\n";
     return 1;
   }
   EvaluatorClient client(EvaluatorClient::Connect(absl::GetFlag(FLAGS_server), *connect), connect->auth_token);

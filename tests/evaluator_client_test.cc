@@ -64,6 +64,7 @@ absl::StatusOr<EvaluationResult> EvaluateAgainst(Lie lie) {
   }
   EvaluateOptions options;
   options.batch_size = 5;
+  options.batches_per_stream = 0;  // one stream: the lie is in its one report
   absl::StatusOr<EvaluationResult> result = client.Evaluate(images, options);
   server->Shutdown();
   return result;

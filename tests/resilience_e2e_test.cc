@@ -1,7 +1,8 @@
 // The real server program under load and faults, driven through the real
 // client library over loopback: 16 concurrent evaluations plus a stream of
-// Classify calls, a client killed mid-stream, and a server SIGKILLed and
-// restarted mid-evaluation.
+// Classify calls, a client killed mid-stream, a server SIGKILLed and
+// restarted mid-evaluation, and three replicas sharing an evaluation while
+// one of them is killed.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -10,6 +11,8 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "httplib.h"
 #include "client/evaluator_client.h"
 #include "common/cifar10.h"
 #include "tests/program_runner.h"
@@ -223,6 +226,91 @@ TEST(Resilience, AnEvaluationSurvivesAServerKilledAndRestarted) {
   EXPECT_EQ(survived->server_report.correct(), 8719u);
   server->Signal(SIGTERM);
   EXPECT_TRUE(server->Wait(absl::Seconds(30)).ExitedWith(0));
+}
+
+// One value from a replica's /metrics (0 if absent, -1 if unreachable).
+int64_t ScrapeValue(const std::string& metrics_address, const std::string& series) {
+  const size_t colon = metrics_address.rfind(':');
+  httplib::Client http(metrics_address.substr(0, colon), std::stoi(metrics_address.substr(colon + 1)));
+  httplib::Result result = http.Get("/metrics");
+  if (!result) return -1;
+  const size_t at = result->body.find("\n" + series + " ");
+  return at == std::string::npos ? 0 : std::stoll(result->body.substr(at + series.size() + 2));
+}
+int64_t ImagesEvaluated(const std::string& metrics_address) {
+  return ScrapeValue(metrics_address, "resnet8_images_classified_total{method=\"EvaluateDataset\"}");
+}
+int64_t StreamsInFlight(const std::string& metrics_address) {
+  return ScrapeValue(metrics_address, "resnet8_evaluate_streams_in_flight");
+}
+
+TEST(Resilience, ThreeReplicasShareAnEvaluationAndSurviveLosingOne) {
+  std::vector<std::unique_ptr<ServerProcess>> replicas;
+  std::vector<std::string> addresses, metrics;
+  for (int i = 0; i < 3; ++i) {
+    replicas.push_back(StartServer("127.0.0.1:0", {"--metrics_address=127.0.0.1:0"}));
+    ASSERT_OK_AND_ASSIGN(std::string address, replicas.back()->WaitUntilListening(absl::Seconds(60)));
+    addresses.push_back(address);
+    const std::string log = replicas.back()->Output();
+    const size_t at = log.find("metrics on http://");
+    ASSERT_NE(at, std::string::npos) << log;
+    metrics.push_back(log.substr(at + 18, log.find("/metrics", at + 18) - at - 18));
+  }
+  const LabeledImages& images = Data().images;
+  EvaluateOptions options;
+  options.batch_size = 100;
+  ASSERT_OK_AND_ASSIGN(const EvaluationResult single,
+                       EvaluatorClient(EvaluatorClient::Connect(addresses[0])).Evaluate(images, options));
+  ASSERT_EQ(single.metrics.correct(), 8719);
+  const int64_t before[2] = {ImagesEvaluated(metrics[0]), ImagesEvaluated(metrics[1])};
+
+  // One stream per replica over a round_robin channel. Past 3000/10000, as
+  // soon as the third replica holds a stream, it is killed for good.
+  const std::string list = absl::StrJoin(addresses, ",");
+  options.streams = 3;
+  std::atomic<int64_t> progress{0};
+  options.on_progress = [&](int64_t done, int64_t) { progress = done; };
+  std::atomic<bool> finished{false}, killed{false};
+  std::thread killer([&] {
+    while (!finished) {
+      if (progress >= 3000 && StreamsInFlight(metrics[2]) > 0) {
+        kill(replicas[2]->pid(), SIGKILL);
+        killed = true;
+        return;
+      }
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+  });
+  absl::StatusOr<EvaluationResult> result = EvaluatorClient(EvaluatorClient::Connect(list)).Evaluate(images, options);
+  finished = true;
+  killer.join();
+  ASSERT_OK(result);
+  const EvaluationResult& merged = *result;
+  EXPECT_TRUE(killed) << "the third replica never held a stream after 3000 images";
+  ExpectSamePredictions(merged, single, "three replicas, one killed");
+  EXPECT_EQ(merged.server_report.correct(), 8719u);
+  const int64_t shares[2] = {ImagesEvaluated(metrics[0]) - before[0], ImagesEvaluated(metrics[1]) - before[1]};
+  std::cout << "three replicas (" << list << "), the third killed at 3000: 8719/10000 as one server; replicas 1 "
+            << "and 2 answered " << shares[0] << " and " << shares[1] << " images, replica 3 the rest before it "
+            << "died; " << merged.reconnects << " reconnect(s), " << merged.resent_batches << " batch(es) resent\n";
+  EXPECT_GT(shares[0], 0) << "round_robin gave replica 1 no stream";
+  EXPECT_GT(shares[1], 0) << "round_robin gave replica 2 no stream";
+  EXPECT_LT(shares[0] + shares[1], 10000) << "replica 3 answered nothing before it was killed";
+  for (int i = 0; i < 2; ++i) {
+    replicas[i]->Signal(SIGTERM);
+    EXPECT_TRUE(replicas[i]->Wait(absl::Seconds(30)).ExitedWith(0));
+  }
+}
+
+TEST(ChannelTarget, AcceptsOneAddressOrAnIpv4List) {
+  ASSERT_OK_AND_ASSIGN(std::string one, ChannelTarget("resnet8-server:50051"));
+  EXPECT_EQ(one, "resnet8-server:50051");
+  ASSERT_OK_AND_ASSIGN(std::string list, ChannelTarget("127.0.0.1:1,10.0.0.2:2"));
+  EXPECT_EQ(list, "ipv4:127.0.0.1:1,10.0.0.2:2");
+  EXPECT_EQ(CountListedServers("127.0.0.1:1,10.0.0.2:2"), 2);
+  EXPECT_STATUS(ChannelTarget("127.0.0.1:1,server-b:2"), absl::StatusCode::kInvalidArgument,
+                "'server-b:2' in the server list is not an IPv4 HOST:PORT");
+  EXPECT_STATUS(ChannelTarget("127.0.0.1:1,"), absl::StatusCode::kInvalidArgument, "");
 }
 
 }  // namespace

@@ -61,6 +61,7 @@ TEST(ServiceMetrics, ScrapedAfterCallsCountsThemByMethodAndCode) {
   }
   EvaluateOptions evaluate;
   evaluate.batch_size = 4;  // batches of 4, 4 and 2
+  evaluate.batches_per_stream = 0;  // one stream, so one call
   ASSERT_OK(client.Evaluate(images, evaluate));
 
   const std::string text = Scrape(server->metrics_address());
