@@ -20,6 +20,7 @@ packages=(
   python3-torch           # end-to-end test: Python's torch.load of the converted state dict
   clang-14 libclang-rt-14-dev llvm-14  # ASan/UBSan build and libFuzzer (scripts/sanitize.sh)
   openssl                 # test certificates for the TLS tests
+  yamllint python3-yaml   # validation of the Kubernetes manifest (deploy/k8s/validate.sh)
 )
 
 missing=()
