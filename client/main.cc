@@ -1,7 +1,7 @@
 // resnet8_client: command-line client of the ResNet8 evaluation service.
 //
 //   resnet8_client evaluate --server=HOST:PORT --data=DIR_OR_FILE [--batch_size=N] [--limit=N]
-//                           [--subset=perf200] [--report_json=F] [--predictions_csv=F]
+//                           [--subset=perf200] [--report_json=F] [--predictions_csv=F] [--report_html=F]
 //   resnet8_client classify --server=HOST:PORT IMAGE.png|IMAGE.jpg...
 //   resnet8_client classify --server=HOST:PORT --data=FILE --index=N
 //   resnet8_client health   --server=HOST:PORT      (exit 0 only when SERVING)
@@ -21,6 +21,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "client/evaluator_client.h"
+#include "client/html_report.h"
 #include "client/image_file.h"
 #include "client/report.h"
 #include "common/cifar10.h"
@@ -38,6 +39,8 @@ ABSL_FLAG(int64_t, limit, 0, "evaluate only the first N records (of the subset, 
 ABSL_FLAG(std::string, subset, "", "'perf200': the 200-image MLPerf Tiny performance subset");
 ABSL_FLAG(std::string, report_json, "", "write the report as JSON to this file");
 ABSL_FLAG(std::string, predictions_csv, "", "write one row per image to this CSV file");
+ABSL_FLAG(std::string, report_html, "",
+          "write a self-contained HTML report (charts, calibration, the most confidently wrong images)");
 ABSL_FLAG(std::string, layout, "planar", "pixel layout sent on the wire: planar (CIFAR's) or hwc");
 ABSL_FLAG(int64_t, index, -1, "classify: the record number in --data to classify");
 ABSL_FLAG(double, timeout_seconds, 0, "deadline of each call; 0 means none for evaluate, 10 s otherwise");
@@ -60,7 +63,7 @@ constexpr char kUsage[] =
     "Client of the ResNet8 evaluation service.\n"
     "Usage: resnet8_client <evaluate|classify|health|info> --server=HOST:PORT [flags]\n"
     "  evaluate --data=DIR_OR_FILE [--batch_size=N] [--limit=N] [--subset=perf200]\n"
-    "           [--report_json=FILE] [--predictions_csv=FILE]\n"
+    "           [--report_json=FILE] [--predictions_csv=FILE] [--report_html=FILE]\n"
     "  classify IMAGE...   or   classify --data=FILE --index=N\n"
     "  health | info\n"
     "Security: [--tls_ca_file=CA.pem [--tls_server_name=NAME]] [--auth_token_file=FILE]";
@@ -164,6 +167,9 @@ absl::Status Evaluate(const EvaluatorClient& client) {
   }
   if (const std::string path = absl::GetFlag(FLAGS_predictions_csv); !path.empty()) {
     RETURN_IF_ERROR(WritePredictionsCsv(path, *result));
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_report_html); !path.empty()) {
+    RETURN_IF_ERROR(WriteReportHtml(path, *result, context, images));
   }
   return absl::OkStatus();
 }

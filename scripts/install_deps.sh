@@ -21,6 +21,7 @@ packages=(
   clang-14 libclang-rt-14-dev llvm-14  # ASan/UBSan build and libFuzzer (scripts/sanitize.sh)
   openssl                 # test certificates for the TLS tests
   yamllint python3-yaml   # validation of the Kubernetes manifest (deploy/k8s/validate.sh)
+  chromium                # renders the HTML report in a test (headless)
 )
 
 missing=()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test of the shipped programs: resnet8_server on a free port and
 # resnet8_client against it (health, info, evaluate with the golden subset,
-# classify of a record and of a PNG file, error exits), then SIGTERM; then a
+# classify of a record and of a PNG file, the HTML report rendered in headless
+# Chromium, a Prometheus scrape, error exits), then SIGTERM; then a
 # server with TLS and a bearer token (certificates made here by openssl).
 # Usage: server_cli_test.sh BUILD_BIN_DIR SHARED_DIR
 set -euo pipefail
@@ -54,9 +55,10 @@ client info > "$work/info.txt"
 grep -q "5f938a8eea605438cc7360aa13c987bc6d7bd0c8d931b2917361ae7ae4eeda2f" "$work/info.txt" || fail "info sha256"
 grep -q "^self-check:   passed" "$work/info.txt" || fail "info self-check"
 
-client evaluate --data="$data" --subset=perf200 --batch_size=64 \
-  --report_json="$work/report.json" --predictions_csv="$work/predictions.csv" > "$work/report.txt"
+client evaluate --data="$data" --subset=perf200 --batch_size=64 --report_json="$work/report.json" \
+  --predictions_csv="$work/predictions.csv" --report_html="$work/report.html" > "$work/report.txt"
 grep -q "top-1 accuracy: 87.00% (174/200)" "$work/report.txt" || fail "perf200 report: $(head -5 "$work/report.txt")"
+"$(dirname "$0")/check_html_report.sh" "$work/report.html" "top-1 accuracy: 87.00% (174/200)" || fail "HTML report"
 /usr/bin/python3 - "$work/report.json" "$work/predictions.csv" "$shared/golden/keras_reference_perf200.csv" <<'PY'
 import csv, json, sys
 report = json.load(open(sys.argv[1]))
