@@ -41,6 +41,20 @@ fi
 grep -q "bad.h5: not an HDF5 file" "$work/err.txt" || fail "message: $(cat "$work/err.txt")"
 [[ ! -e "$work/bad.pt" ]] || fail "output left behind"
 ls "$work" | grep -q tmp && fail "temporary file left behind"
+# A byte that can make libhdf5 segfault (found by the model fuzz loop): the
+# converter must still exit 0 or 1 itself, never die from the signal.
+cp "$shared/models/pretrainedResnet.h5" "$work/crash.h5"
+chmod u+w "$work/crash.h5"
+printf '\xce' | dd of="$work/crash.h5" bs=1 seek=901 conv=notrunc 2>/dev/null
+status=0
+"$bin/resnet8_convert" --model="$work/crash.h5" --output="$work/crash.pt" > /dev/null 2> "$work/err.txt" || status=$?
+case $status in
+  0) [[ -e "$work/crash.pt" ]] || fail "exit 0 without output" ;;
+  1) grep -q "crash.h5: reading the file with HDF5" "$work/err.txt" || fail "crash message: $(cat "$work/err.txt")"
+     [[ ! -e "$work/crash.pt" ]] || fail "output left behind after a refusal" ;;
+  *) fail "resnet8_convert ended with status $status on the HDF5-crash file" ;;
+esac
+echo "HDF5-crash regression file: converter exit $status $(cat "$work/err.txt")"
 if "$bin/resnet8_convert" --model="$shared/models/pretrainedResnet.h5" 2> "$work/err.txt"; then
   fail "missing --output was accepted"
 fi
