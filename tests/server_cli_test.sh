@@ -8,13 +8,13 @@
 set -euo pipefail
 bin=$1 shared=$2
 work=$(mktemp -d)
-server_pid=""
+server_pid="" server_log="" starts=0
 cleanup() {
   [[ -n "$server_pid" ]] && kill -9 "$server_pid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [[ -f "$work/server.log" ]] && tail -5 "$work/server.log" >&2; exit 1; }
+fail() { echo "FAIL: $*" >&2; [[ -f "$server_log" ]] && tail -5 "$server_log" >&2; exit 1; }
 data="$shared/data/cifar-10-batches-bin"
 
 # A bad model: exit 1 with a message, never listening.
@@ -23,16 +23,19 @@ if "$bin/resnet8_server" --model="$work/bad.h5" --address=127.0.0.1:0 2> "$work/
 grep -q "bad.h5: not an HDF5 file" "$work/bad.log" || fail "bad model message: $(cat "$work/bad.log")"
 grep -q "listening on" "$work/bad.log" && fail "listened with a bad model"
 
-start_server() {  # start_server [FLAGS...]: sets server_pid and address
+start_server() {  # start_server [FLAGS...]: sets server_pid, server_log and address
+  # A new log per start: the shell opens it in the child, so polling a reused
+  # file could read the previous server's address before it is truncated.
+  server_log="$work/server$((++starts)).log"
   "$bin/resnet8_server" --model="$shared/models/pretrainedResnet.h5" --address=127.0.0.1:0 "$@" \
-    2> "$work/server.log" &
+    2> "$server_log" &
   server_pid=$!
   for _ in $(seq 600); do
-    grep -q "listening on" "$work/server.log" && break
+    grep -qs "listening on .*:[0-9]" "$server_log" && break
     kill -0 "$server_pid" 2>/dev/null || fail "server died at startup"
     sleep 0.1
   done
-  address=$(sed -n 's/.*listening on \(.*\)$/\1/p' "$work/server.log")
+  address=$(sed -n 's/.*listening on \(.*\)$/\1/p' "$server_log")
   [[ -n "$address" ]] || fail "no 'listening on' line"
   echo "server at $address"
 }
@@ -43,10 +46,10 @@ stop_server() {  # SIGTERM: exit 0 within 15 s
   wait "$server_pid" && status=0 || status=$?
   server_pid=""
   [[ $status -eq 0 ]] || fail "server exit code $status after SIGTERM"
-  grep -q "stopped" "$work/server.log" || fail "no clean stop"
+  grep -q "stopped" "$server_log" || fail "no clean stop"
 }
 start_server --metrics_address=127.0.0.1:0
-metrics=$(sed -n 's|.*metrics on http://\(.*\)/metrics$|\1|p' "$work/server.log")
+metrics=$(sed -n 's|.*metrics on http://\(.*\)/metrics$|\1|p' "$server_log")
 [[ -n "$metrics" ]] || fail "no 'metrics on' line"
 client() { "$bin/resnet8_client" "$@" --server="$address"; }
 
