@@ -1,8 +1,8 @@
 // The real server program under load and faults, driven through the real
 // client library over loopback: 16 concurrent evaluations plus a stream of
 // Classify calls, a client killed mid-stream, a server SIGKILLed and
-// restarted mid-evaluation, and three replicas sharing an evaluation while
-// one of them is killed.
+// restarted mid-evaluation, three replicas sharing an evaluation while one
+// of them is killed, and three replicas found through one DNS name.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -15,6 +15,7 @@
 #include "httplib.h"
 #include "client/evaluator_client.h"
 #include "common/cifar10.h"
+#include "tests/dns_stub.h"
 #include "tests/program_runner.h"
 #include "tests/test_support.h"
 
@@ -299,6 +300,72 @@ TEST(Resilience, ThreeReplicasShareAnEvaluationAndSurviveLosingOne) {
   for (int i = 0; i < 2; ++i) {
     replicas[i]->Signal(SIGTERM);
     EXPECT_TRUE(replicas[i]->Wait(absl::Seconds(30)).ExitedWith(0));
+  }
+}
+
+// Three replicas listening on one port at 127.0.0.1, .2 and .3 (all
+// loopback on Linux): what a headless Service gives, one name with an A
+// record per pod. Returns the replicas and their metrics addresses.
+struct Replicas {
+  std::vector<std::unique_ptr<ServerProcess>> servers;
+  std::vector<std::string> metrics;
+  int port = 0;
+};
+absl::StatusOr<Replicas> StartReplicasOnOnePort() {
+  absl::Status failed;
+  for (int attempt = 0; attempt < 5; ++attempt) {  // a port free on .1 may be taken on .2 or .3
+    Replicas replicas;
+    failed = absl::OkStatus();
+    for (int i = 1; i <= 3; ++i) {
+      replicas.servers.push_back(StartServer(absl::StrCat("127.0.0.", i, ":", replicas.port),
+                                             {"--metrics_address=127.0.0.1:0"}));
+      absl::StatusOr<std::string> address = replicas.servers.back()->WaitUntilListening(absl::Seconds(60));
+      if (!address.ok()) {
+        failed = address.status();
+        break;
+      }
+      replicas.port = std::stoi(address->substr(address->rfind(':') + 1));
+      const std::string log = replicas.servers.back()->Output();
+      const size_t at = log.find("metrics on http://");
+      if (at == std::string::npos) return absl::InternalError("no 'metrics on' line in:\n" + log);
+      replicas.metrics.push_back(log.substr(at + 18, log.find("/metrics", at + 18) - at - 18));
+    }
+    if (failed.ok()) return replicas;
+  }
+  return failed;
+}
+
+TEST(Resilience, ThreeReplicasBehindOneDnsNameShareAnEvaluation) {
+  ASSERT_OK_AND_ASSIGN(Replicas replicas, StartReplicasOnOnePort());
+  testing::DnsStub dns("replicas.resnet8.test", {"127.0.0.1", "127.0.0.2", "127.0.0.3"});
+  ASSERT_OK(dns.Start());
+  const LabeledImages& images = Data().images;
+  EvaluateOptions options;
+  options.batch_size = 100;
+  ASSERT_OK_AND_ASSIGN(
+      const EvaluationResult single,
+      EvaluatorClient(EvaluatorClient::Connect(absl::StrCat("127.0.0.1:", replicas.port))).Evaluate(images, options));
+  ASSERT_EQ(single.metrics.correct(), 8719);
+  int64_t before[3];
+  for (int i = 0; i < 3; ++i) before[i] = ImagesEvaluated(replicas.metrics[i]);
+
+  // gRPC's c-ares resolver asks the stub (the target's authority) for the name.
+  const std::string target = absl::StrCat("dns://", dns.address(), "/replicas.resnet8.test:", replicas.port);
+  options.streams = 3;
+  ASSERT_OK_AND_ASSIGN(const EvaluationResult merged, EvaluatorClient(EvaluatorClient::Connect(target)).Evaluate(images, options));
+  ExpectSamePredictions(merged, single, "three replicas behind one DNS name");
+  EXPECT_EQ(merged.server_report.correct(), 8719u);
+  EXPECT_GE(dns.address_queries(), 1);
+  int64_t shares[3];
+  for (int i = 0; i < 3; ++i) shares[i] = ImagesEvaluated(replicas.metrics[i]) - before[i];
+  std::cout << "one DNS name (" << target << "), an A record per replica: 8719/10000 as one server; shares "
+            << shares[0] << "/" << shares[1] << "/" << shares[2] << "; " << dns.address_queries()
+            << " A quer(ies) answered\n";
+  for (int i = 0; i < 3; ++i) EXPECT_GT(shares[i], 0) << "round_robin gave replica 127.0.0." << i + 1 << " no stream";
+  EXPECT_EQ(shares[0] + shares[1] + shares[2], 10000);
+  for (auto& server : replicas.servers) {
+    server->Signal(SIGTERM);
+    EXPECT_TRUE(server->Wait(absl::Seconds(30)).ExitedWith(0));
   }
 }
 
