@@ -24,8 +24,7 @@ struct Batch {
 v1::EvaluateRequest MakeRequest(const LabeledImages& images, const Batch& batch, PixelLayout layout) {
   v1::EvaluateRequest request;
   v1::ImageBatch* proto = request.mutable_images();
-  proto->set_layout(layout == PixelLayout::kChannelPlanar ? v1::PIXEL_LAYOUT_CHANNEL_PLANAR
-                                                          : v1::PIXEL_LAYOUT_INTERLEAVED_HWC);
+  proto->set_layout(ToProtoLayout(layout));
   proto->set_count(static_cast<uint32_t>(batch.end - batch.begin));
   std::string* pixels = proto->mutable_pixels();
   pixels->resize((batch.end - batch.begin) * kImageBytes);
@@ -160,7 +159,7 @@ class Run {
   absl::Status RunStream(int max_batches, bool* progressed) {
     grpc::ClientContext context;
     if (deadline_ != absl::InfiniteFuture()) context.set_deadline(absl::ToChronoTime(deadline_));
-    if (!auth_token_.empty()) context.AddMetadata("authorization", "Bearer " + auth_token_);
+    AddBearerToken(context, auth_token_);
     std::unique_ptr<grpc::ClientReaderWriterInterface<v1::EvaluateRequest, v1::EvaluateResponse>> stream =
         stub_.EvaluateDataset(&context);
     std::deque<int> in_flight;  // sent, not yet answered, in sending order (guarded by mu_)

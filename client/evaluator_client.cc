@@ -21,11 +21,15 @@ void SetTimeout(grpc::ClientContext& context, absl::Duration timeout) {
   }
 }
 
-v1::PixelLayout ToProto(PixelLayout layout) {
+}  // namespace
+
+v1::PixelLayout ToProtoLayout(PixelLayout layout) {
   return layout == PixelLayout::kChannelPlanar ? v1::PIXEL_LAYOUT_CHANNEL_PLANAR : v1::PIXEL_LAYOUT_INTERLEAVED_HWC;
 }
 
-}  // namespace
+void AddBearerToken(grpc::ClientContext& context, const std::string& token) {
+  if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+}
 
 void PlanarToHwc(absl::Span<const uint8_t> planar, uint8_t* hwc) {
   constexpr int64_t kPlane = kImageHeight * kImageWidth;
@@ -89,7 +93,7 @@ EvaluatorClient::EvaluatorClient(std::shared_ptr<grpc::Channel> channel, std::st
 
 void EvaluatorClient::Prepare(grpc::ClientContext& context, absl::Duration timeout) const {
   SetTimeout(context, timeout);
-  if (!auth_token_.empty()) context.AddMetadata("authorization", "Bearer " + auth_token_);
+  AddBearerToken(context, auth_token_);
 }
 
 absl::StatusOr<EvaluationResult> EvaluatorClient::Evaluate(const LabeledImages& images,
@@ -100,7 +104,7 @@ absl::StatusOr<EvaluationResult> EvaluatorClient::Evaluate(const LabeledImages& 
 absl::StatusOr<v1::ClassifyResponse> EvaluatorClient::Classify(const ImageBatchView& batch,
                                                                absl::Duration timeout) const {
   v1::ClassifyRequest request;
-  request.mutable_images()->set_layout(ToProto(batch.layout));
+  request.mutable_images()->set_layout(ToProtoLayout(batch.layout));
   request.mutable_images()->set_count(static_cast<uint32_t>(batch.count));
   request.mutable_images()->set_pixels(reinterpret_cast<const char*>(batch.pixels.data()), batch.pixels.size());
   grpc::ClientContext context;

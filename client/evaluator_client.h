@@ -14,6 +14,7 @@
 #define RESNET8_CLIENT_EVALUATOR_CLIENT_H_
 
 #include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
 
 #include <functional>
 #include <memory>
@@ -139,6 +140,12 @@ class EvaluatorClient {
 
 // Copies one image from CIFAR's planar layout to interleaved HWC.
 void PlanarToHwc(absl::Span<const uint8_t> planar, uint8_t* hwc);
+
+// The wire value of a pixel layout.
+v1::PixelLayout ToProtoLayout(PixelLayout layout);
+
+// Adds "authorization: Bearer <token>" to a call; nothing if `token` is empty.
+void AddBearerToken(grpc::ClientContext& context, const std::string& token);
 
 }  // namespace resnet8
 
