@@ -110,8 +110,21 @@ class Run {
     cv_.notify_all();
   }
 
-  // Opens streams while there is work, reopening after UNAVAILABLE with
-  // exponential backoff until `reconnect_budget` passes without progress.
+  // Whether a stream that failed with `status` is worth reopening (under mu_).
+  // UNAVAILABLE: the server died, restarts or drains. RESOURCE_EXHAUSTED: the
+  // server is at its stream limit. A run that has answers or another stream
+  // open was admitted, and its own turnover leaves gaps another client can
+  // take, so it waits for a slot as for a restart. A run that was never
+  // admitted is told at once: the server is full.
+  bool Retryable(const absl::Status& status) const {
+    if (options_.reconnect_budget <= absl::ZeroDuration()) return false;
+    if (status.code() == absl::StatusCode::kUnavailable) return true;
+    return status.code() == absl::StatusCode::kResourceExhausted && (answered_images_ > 0 || open_streams_ > 0);
+  }
+
+  // Opens streams while there is work, reopening retryable failures with
+  // exponential backoff until `reconnect_budget` passes without progress of
+  // the run.
   void Worker() {
     // Slow start: a worker's first stream carries one batch, the next two,
     // doubling up to batches_per_stream. Replicas connect a few milliseconds
@@ -120,6 +133,7 @@ class Run {
     int stream_batches = options_.batches_per_stream == 0 ? 0 : 1;
     absl::Duration backoff = kFirstBackoff;
     absl::Time failing_since = absl::InfiniteFuture();
+    int64_t answered_when_failing = -1;  // the run's answers when failing_since was set
     while (true) {
       {
         std::unique_lock<std::mutex> lock(mu_);
@@ -129,21 +143,27 @@ class Run {
       bool progressed = false;
       absl::Status status = RunStream(stream_batches, &progressed);
       stream_batches = std::min(stream_batches * 2, options_.batches_per_stream);
-      const absl::Time now = absl::Now();
-      if (progressed || status.ok()) {
-        backoff = kFirstBackoff;
-        failing_since = absl::InfiniteFuture();
-      }
-      if (status.ok()) continue;
-      if (status.code() != absl::StatusCode::kUnavailable || options_.reconnect_budget <= absl::ZeroDuration()) {
-        return Fail(status);
-      }
-      if (failing_since == absl::InfiniteFuture()) failing_since = now;
-      if (now - failing_since >= options_.reconnect_budget || now >= deadline_) {
-        return Fail(absl::UnavailableError(absl::StrCat("gave up after ", absl::FormatDuration(now - failing_since),
-                                                        " of reconnecting without progress: ", status.message())));
+      if (progressed || status.ok()) backoff = kFirstBackoff;
+      if (status.ok()) {
+        answered_when_failing = -1;
+        continue;
       }
       std::unique_lock<std::mutex> lock(mu_);
+      if (!Retryable(status)) {
+        lock.unlock();
+        return Fail(status);
+      }
+      const absl::Time now = absl::Now();
+      if (answered_images_ != answered_when_failing) {  // the run moved since: a fresh budget
+        failing_since = now;
+        answered_when_failing = answered_images_;
+      }
+      if (now - failing_since >= options_.reconnect_budget || now >= deadline_) {
+        lock.unlock();
+        return Fail(absl::Status(status.code(),
+                                 absl::StrCat("gave up after ", absl::FormatDuration(now - failing_since),
+                                              " of reopening streams without progress: ", status.message())));
+      }
       ++reconnects_;
       cv_.wait_for(lock, absl::ToChronoNanoseconds(std::min(backoff, deadline_ - now)),
                    [this] { return Finished(); });
@@ -157,6 +177,10 @@ class Run {
   // answers. OK once the stream ended with a report that matches what it
   // carried.
   absl::Status RunStream(int max_batches, bool* progressed) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++open_streams_;
+    }
     grpc::ClientContext context;
     if (deadline_ != absl::InfiniteFuture()) context.set_deadline(absl::ToChronoTime(deadline_));
     AddBearerToken(context, auth_token_);
@@ -235,6 +259,7 @@ class Run {
       // A stream that broke never sent its report; the running totals it did
       // send were checked batch by batch against these counts.
       if (problem.ok() && !finish.ok()) problem = server_counts_.Merge(counted);
+      --open_streams_;
     }
     cv_.notify_all();
     if (!problem.ok()) return problem;
@@ -296,6 +321,7 @@ class Run {
   std::condition_variable cv_;
   std::deque<int> pending_;        // batches not sent, or sent on a stream that broke
   int64_t answered_images_ = 0;
+  int open_streams_ = 0;           // streams of this run between opening and Finish()
   absl::Status fatal_;             // the first error that ends the run
   std::vector<ImagePrediction> predictions_;  // one slot per record, in data order
   ClassificationMetrics server_counts_;       // the streams' reports, summed

@@ -56,7 +56,11 @@ struct EvaluateOptions {
   // When the server becomes unreachable (UNAVAILABLE: it died, restarts or
   // drains), keep reopening streams with exponential backoff (0.1 s doubling
   // to 5 s) and resend the unanswered batches, for at most this long without
-  // progress. Zero fails at the first UNAVAILABLE.
+  // progress of the evaluation. The same for a stream refused with
+  // RESOURCE_EXHAUSTED (the server's stream limit) once the evaluation was
+  // admitted: between its own streams another client may take the slot. An
+  // evaluation refused before any answer fails at once. Zero fails at the
+  // first UNAVAILABLE or refusal.
   absl::Duration reconnect_budget = absl::Seconds(60);
   // Called after each answered batch with (images answered, total images).
   std::function<void(int64_t, int64_t)> on_progress;
@@ -78,7 +82,7 @@ struct EvaluationResult {
   // answered.
   v1::EvaluationReport server_report;
   double seconds = 0;          // wall time of the evaluation
-  int64_t reconnects = 0;      // streams reopened after UNAVAILABLE
+  int64_t reconnects = 0;      // streams reopened after UNAVAILABLE or a refusal mid-run
   int64_t resent_batches = 0;  // batches sent again because their stream broke
 };
 
@@ -115,8 +119,9 @@ class EvaluatorClient {
 
   explicit EvaluatorClient(std::shared_ptr<grpc::Channel> channel, std::string auth_token = "");
 
-  // Errors: the server's status (e.g. INVALID_ARGUMENT, or UNAVAILABLE once
-  // the reconnect budget is spent) with its message; INVALID_ARGUMENT for bad
+  // Errors: the server's status (e.g. INVALID_ARGUMENT, RESOURCE_EXHAUSTED
+  // when a full server refuses the evaluation, or UNAVAILABLE once the
+  // reconnect budget is spent) with its message; INVALID_ARGUMENT for bad
   // options or empty data; DATA_LOSS if the server's answers do not match
   // what was sent or its report disagrees with the client's own count;
   // FAILED_PRECONDITION if streams were answered by different models.

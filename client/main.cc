@@ -46,8 +46,12 @@ ABSL_FLAG(int64_t, index, -1, "classify: the record number in --data to classify
 ABSL_FLAG(double, timeout_seconds, 0, "deadline of each call; 0 means none for evaluate, 10 s otherwise");
 ABSL_FLAG(std::string, service, "", "health: the service to check; '' is the whole server");
 ABSL_FLAG(double, reconnect_seconds, 60,
-          "evaluate: if the server goes away mid-run, keep reconnecting (backoff 0.1 s to 5 s) and resend the "
-          "unanswered batches for this long without progress; 0 fails at once");
+          "evaluate: if the server goes away mid-run (or, once admitted, refuses a new stream at its limit), keep "
+          "reconnecting (backoff 0.1 s to 5 s) and resend the unanswered batches for this long without progress; "
+          "0 fails at once");
+ABSL_FLAG(int, batches_per_stream, 16,
+          "evaluate: batches one stream carries before the next stream takes over, which spreads the work over "
+          "replicas and brings a restarted one back; 0 keeps each stream (and its server slot) to the end");
 ABSL_FLAG(std::string, tls_ca_file, "", "PEM certificates to trust: connect over TLS");
 ABSL_FLAG(std::string, tls_server_name, "",
           "the name the server's certificate carries, if not the host in --server (e.g. localhost)");
@@ -136,6 +140,7 @@ absl::Status Evaluate(const EvaluatorClient& client) {
   options.layout = layout == "hwc" ? PixelLayout::kInterleavedHwc : PixelLayout::kChannelPlanar;
   options.timeout = Timeout(absl::InfiniteDuration());
   options.reconnect_budget = absl::Seconds(absl::GetFlag(FLAGS_reconnect_seconds));
+  options.batches_per_stream = absl::GetFlag(FLAGS_batches_per_stream);
   options.streams = absl::GetFlag(FLAGS_streams) > 0 ? absl::GetFlag(FLAGS_streams)
                                                      : CountListedServers(absl::GetFlag(FLAGS_server));
   Progress progress;

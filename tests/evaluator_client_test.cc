@@ -1,7 +1,12 @@
 // The client's own checks, against a deliberately wrong server: a report or
 // answers that do not match what was sent must be an error, not a result.
+// And its answer to a server at its stream limit: wait for a slot once the
+// evaluation was admitted, fail at once when it never was.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <functional>
 
 #include "client/evaluator_client.h"
 #include "tests/test_support.h"
@@ -12,11 +17,14 @@ namespace {
 enum class Lie { kNone, kReportCount, kWrongIndex, kArgmax };
 
 // Answers every image with class 0 and echoes the indices, lying as told.
+// Streams for which `refuse(n)` holds (n counts them from 1) are refused as a
+// server at its limit refuses them.
 class LyingService final : public v1::Evaluator::Service {
  public:
-  explicit LyingService(Lie lie) : lie_(lie) {}
+  explicit LyingService(Lie lie, std::function<bool(int)> refuse = nullptr) : lie_(lie), refuse_(std::move(refuse)) {}
   grpc::Status EvaluateDataset(grpc::ServerContext*,
                                grpc::ServerReaderWriter<v1::EvaluateResponse, v1::EvaluateRequest>* stream) override {
+    if (refuse_ && refuse_(++streams_)) return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "at the limit");
     v1::EvaluateRequest request;
     uint64_t images = 0, correct = 0;
     std::vector<uint64_t> confusion(100);
@@ -46,28 +54,38 @@ class LyingService final : public v1::Evaluator::Service {
 
  private:
   Lie lie_;
+  std::function<bool(int)> refuse_;
+  std::atomic<int> streams_{0};
 };
 
-absl::StatusOr<EvaluationResult> EvaluateAgainst(Lie lie) {
-  LyingService service(lie);
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  EvaluatorClient client(EvaluatorClient::Connect(absl::StrCat("127.0.0.1:", port)));
+LabeledImages TwelveImages() {
   LabeledImages images;
   for (int i = 0; i < 12; ++i) {
     images.pixels.insert(images.pixels.end(), kImageBytes, 0);
     images.labels.push_back(i % 10);
     images.indices.push_back(i);
   }
+  return images;
+}
+
+absl::StatusOr<EvaluationResult> EvaluateAgainst(LyingService& service, const EvaluateOptions& options) {
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  EvaluatorClient client(EvaluatorClient::Connect(absl::StrCat("127.0.0.1:", port)));
+  absl::StatusOr<EvaluationResult> result = client.Evaluate(TwelveImages(), options);
+  server->Shutdown();
+  return result;
+}
+
+absl::StatusOr<EvaluationResult> EvaluateAgainst(Lie lie) {
+  LyingService service(lie);
   EvaluateOptions options;
   options.batch_size = 5;
   options.batches_per_stream = 0;  // one stream: the lie is in its one report
-  absl::StatusOr<EvaluationResult> result = client.Evaluate(images, options);
-  server->Shutdown();
-  return result;
+  return EvaluateAgainst(service, options);
 }
 
 TEST(EvaluatorClient, AcceptsAnHonestServer) {
@@ -85,6 +103,34 @@ TEST(EvaluatorClient, RejectsAnswersForOtherRecords) {
 
 TEST(EvaluatorClient, RejectsAPredictedClassThatIsNotTheArgmax) {
   EXPECT_STATUS(EvaluateAgainst(Lie::kArgmax), absl::StatusCode::kDataLoss, "is not the argmax");
+}
+
+// Stream 2 of 3 (one batch each) is refused: another client took the slot
+// between this evaluation's streams. The evaluation waits and goes on.
+TEST(EvaluatorClient, AnAdmittedEvaluationWaitsForASlot) {
+  LyingService service(Lie::kNone, [](int stream) { return stream == 2; });
+  EvaluateOptions options;
+  options.batch_size = 5;
+  options.batches_per_stream = 1;
+  ASSERT_OK_AND_ASSIGN(EvaluationResult result, EvaluateAgainst(service, options));
+  EXPECT_EQ(result.metrics.images(), 12);
+  EXPECT_EQ(result.reconnects, 1);
+}
+
+// Refused before any answer, by a server that stays full: an error at once,
+// not a wait of the whole reconnect budget. Also with several streams, each
+// refused in turn.
+TEST(EvaluatorClient, ANeverAdmittedEvaluationFailsAtOnce) {
+  for (int streams : {1, 3}) {
+    LyingService service(Lie::kNone, [](int) { return true; });
+    EvaluateOptions options;
+    options.batch_size = 5;
+    options.streams = streams;
+    options.reconnect_budget = absl::Seconds(60);
+    const absl::Time start = absl::Now();
+    EXPECT_STATUS(EvaluateAgainst(service, options), absl::StatusCode::kResourceExhausted, "at the limit");
+    EXPECT_LT(absl::Now() - start, absl::Seconds(30)) << streams << " stream(s): waited as if admitted";
+  }
 }
 
 }  // namespace
