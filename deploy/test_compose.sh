@@ -89,7 +89,22 @@ echo "test_compose.sh: building the image" >&2
 docker image ls resnet8-service --format 'test_compose.sh: image {{.Repository}}:{{.Tag}} {{.Size}}' >&2
 
 echo "test_compose.sh: docker-compose up (server, then the client job once healthy)" >&2
-"${compose[@]}" up --exit-code-from client > "$work/up.log" 2>&1 || { tail -40 "$work/up.log" >&2; fail "the stack failed"; }
+stack_failed() {  # what `up` said, then each container's own last words (an unhealthy server says why)
+  tail -40 "$work/up.log" >&2
+  for service in server client; do
+    echo "--- $service logs" >&2
+    "${compose[@]}" logs --no-color --tail=20 "$service" >&2 || true
+  done
+  local server_id
+  server_id=$("${compose[@]}" ps -q server 2> /dev/null || true)
+  if [[ -n "$server_id" ]]; then
+    echo "--- server health checks" >&2
+    docker inspect --format '{{range .State.Health.Log}}exit {{.ExitCode}}: {{.Output}}{{end}}' "$server_id" \
+      | tail -6 >&2 || true
+  fi
+  fail "the stack failed"
+}
+"${compose[@]}" up --exit-code-from client > "$work/up.log" 2>&1 || stack_failed
 grep "top-1 accuracy" "$work/up.log" || fail "no report line in the client's output"
 
 /usr/bin/python3 - "$RESNET8_OUTPUT/report.json" <<'PY' || fail "report check"
