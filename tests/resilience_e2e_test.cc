@@ -248,6 +248,16 @@ int64_t StreamsInFlight(const std::string& metrics_address) {
   return ScrapeValue(metrics_address, "resnet8_evaluate_streams_in_flight");
 }
 
+// HOST:PORT of a server's /metrics, from its "metrics on http://HOST:PORT/metrics" line.
+absl::StatusOr<std::string> MetricsAddress(const ServerProcess& server) {
+  static constexpr char kMarker[] = "metrics on http://";
+  const std::string log = server.Output();
+  const size_t at = log.find(kMarker);
+  if (at == std::string::npos) return absl::InternalError("no 'metrics on' line in:\n" + log);
+  const size_t begin = at + sizeof(kMarker) - 1;
+  return log.substr(begin, log.find("/metrics", begin) - begin);
+}
+
 TEST(Resilience, ThreeReplicasShareAnEvaluationAndSurviveLosingOne) {
   std::vector<std::unique_ptr<ServerProcess>> replicas;
   std::vector<std::string> addresses, metrics;
@@ -255,10 +265,8 @@ TEST(Resilience, ThreeReplicasShareAnEvaluationAndSurviveLosingOne) {
     replicas.push_back(StartServer("127.0.0.1:0", {"--metrics_address=127.0.0.1:0"}));
     ASSERT_OK_AND_ASSIGN(std::string address, replicas.back()->WaitUntilListening(absl::Seconds(60)));
     addresses.push_back(address);
-    const std::string log = replicas.back()->Output();
-    const size_t at = log.find("metrics on http://");
-    ASSERT_NE(at, std::string::npos) << log;
-    metrics.push_back(log.substr(at + 18, log.find("/metrics", at + 18) - at - 18));
+    ASSERT_OK_AND_ASSIGN(std::string metrics_address, MetricsAddress(*replicas.back()));
+    metrics.push_back(metrics_address);
   }
   const LabeledImages& images = Data().images;
   EvaluateOptions options;
@@ -328,10 +336,9 @@ absl::StatusOr<Replicas> StartReplicasOnOnePort() {
         break;
       }
       replicas.port = std::stoi(address->substr(address->rfind(':') + 1));
-      const std::string log = replicas.servers.back()->Output();
-      const size_t at = log.find("metrics on http://");
-      if (at == std::string::npos) return absl::InternalError("no 'metrics on' line in:\n" + log);
-      replicas.metrics.push_back(log.substr(at + 18, log.find("/metrics", at + 18) - at - 18));
+      absl::StatusOr<std::string> metrics_address = MetricsAddress(*replicas.servers.back());
+      if (!metrics_address.ok()) return metrics_address.status();
+      replicas.metrics.push_back(*metrics_address);
     }
     if (failed.ok()) return replicas;
   }
