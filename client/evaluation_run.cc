@@ -115,7 +115,10 @@ class Run {
   // server is at its stream limit. A run that has answers or another stream
   // open was admitted, and its own turnover leaves gaps another client can
   // take, so it waits for a slot as for a restart. A run that was never
-  // admitted is told at once: the server is full.
+  // admitted is told at once: the server is full. ("Another stream open"
+  // includes one the server has not answered yet: with several streams
+  // against a full server, a worker may back off once while a sibling is
+  // being refused; the first worker that finds none open ends the run.)
   bool Retryable(const absl::Status& status) const {
     if (options_.reconnect_budget <= absl::ZeroDuration()) return false;
     if (status.code() == absl::StatusCode::kUnavailable) return true;
@@ -253,13 +256,13 @@ class Run {
     const absl::Status finish = FromGrpcStatus(stream->Finish());
     {
       std::lock_guard<std::mutex> lock(mu_);
+      --open_streams_;
       // Unanswered batches go back to the front of the queue, in order.
       resent_batches_ += static_cast<int64_t>(in_flight.size());
       pending_.insert(pending_.begin(), in_flight.begin(), in_flight.end());
       // A stream that broke never sent its report; the running totals it did
       // send were checked batch by batch against these counts.
       if (problem.ok() && !finish.ok()) problem = server_counts_.Merge(counted);
-      --open_streams_;
     }
     cv_.notify_all();
     if (!problem.ok()) return problem;
