@@ -2,6 +2,10 @@
 
 #include <utility>
 
+#include <grpcpp/support/method_handler.h>
+#include <grpcpp/support/proto_buffer_reader.h>
+#include <grpcpp/impl/codegen/proto_utils.h>
+
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 
@@ -20,6 +24,24 @@ bool ConstantTimeEquals(grpc::string_ref a, absl::string_view b) {
   return difference == 0;
 }
 
+// The position of `method` in the generated service, which registers the
+// methods in the order the .proto declares them.
+int MethodIndex(absl::string_view method) {
+  const google::protobuf::ServiceDescriptor* service =
+      v1::ClassifyRequest::descriptor()->file()->FindServiceByName("Evaluator");
+  return service->FindMethodByName(std::string(method))->index();
+}
+
+// Serializes `message` onto the call: OK, or CANCELLED when the client is gone.
+template <typename Writer>
+grpc::Status Send(const google::protobuf::Message& message, Writer* writer) {
+  grpc::ByteBuffer buffer;
+  bool own_buffer = false;
+  grpc::Status serialized = grpc::SerializationTraits<google::protobuf::Message>::Serialize(message, &buffer, &own_buffer);
+  if (!serialized.ok()) return serialized;
+  return writer->Write(buffer) ? grpc::Status::OK : kClientGone;
+}
+
 }  // namespace
 
 EvaluatorService::EvaluatorService(const EvaluatorCore& core, v1::ModelInfo info, std::string auth_token,
@@ -27,7 +49,22 @@ EvaluatorService::EvaluatorService(const EvaluatorCore& core, v1::ModelInfo info
     : core_(core),
       auth_token_(auth_token.empty() ? "" : "Bearer " + auth_token),
       metrics_(metrics),
-      info_(std::move(info)) {}
+      info_(std::move(info)) {
+  // The raw handlers replace the generated ones; a "streamed" unary method
+  // still looks like a plain unary call to clients.
+  MarkMethodStreamed(MethodIndex("Classify"),
+                     new grpc::internal::StreamedUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
+                         [this](grpc::ServerContext* context, RawUnaryCall* call) {
+                           return Counted("Classify", [&] { return DoClassify(context, call); });
+                         }));
+  MarkMethodStreamed(MethodIndex("EvaluateDataset"),
+                     new grpc::internal::BidiStreamingHandler<EvaluatorService, grpc::ByteBuffer, grpc::ByteBuffer>(
+                         [](EvaluatorService* service, grpc::ServerContext* context, RawStream* stream) {
+                           return service->Counted("EvaluateDataset",
+                                                   [&] { return service->DoEvaluateDataset(context, stream); });
+                         },
+                         this));
+}
 
 template <typename Handler>
 grpc::Status EvaluatorService::Counted(absl::string_view method, Handler handler) {
@@ -51,28 +88,23 @@ grpc::Status EvaluatorService::Authenticate(const grpc::ServerContext& context) 
   return grpc::Status::OK;
 }
 
-grpc::Status EvaluatorService::Classify(grpc::ServerContext* context, const v1::ClassifyRequest* request,
-                                        v1::ClassifyResponse* response) {
-  return Counted("Classify", [&] { return DoClassify(context, request, response); });
-}
-
-grpc::Status EvaluatorService::EvaluateDataset(
-    grpc::ServerContext* context, grpc::ServerReaderWriter<v1::EvaluateResponse, v1::EvaluateRequest>* stream) {
-  return Counted("EvaluateDataset", [&] { return DoEvaluateDataset(context, stream); });
-}
-
-grpc::Status EvaluatorService::DoClassify(grpc::ServerContext* context, const v1::ClassifyRequest* request,
-                                          v1::ClassifyResponse* response) {
+grpc::Status EvaluatorService::DoClassify(grpc::ServerContext* context, RawUnaryCall* call) {
   if (grpc::Status denied = Authenticate(*context); !denied.ok()) return denied;
   if (!ready_.load()) return kNotReady;
+  grpc::ByteBuffer raw;
+  if (!call->Read(&raw)) return kClientGone;
+  v1::ClassifyRequest request;
+  grpc::ProtoBufferReader input(&raw);
+  if (absl::Status bad = ParseRequest(input, request, "the request"); !bad.ok()) return ToGrpcStatus(bad);
   if (context->IsCancelled()) return kClientGone;
-  absl::Status status = core_.Classify(*request, response);
-  if (status.ok() && metrics_ != nullptr) metrics_->RecordBatch("Classify", response->predictions_size());
-  return ToGrpcStatus(status);
+  v1::ClassifyResponse response;
+  absl::Status status = core_.Classify(request, &response);
+  if (!status.ok()) return ToGrpcStatus(status);
+  if (metrics_ != nullptr) metrics_->RecordBatch("Classify", response.predictions_size());
+  return Send(response, call);
 }
 
-grpc::Status EvaluatorService::DoEvaluateDataset(
-    grpc::ServerContext* context, grpc::ServerReaderWriter<v1::EvaluateResponse, v1::EvaluateRequest>* stream) {
+grpc::Status EvaluatorService::DoEvaluateDataset(grpc::ServerContext* context, RawStream* stream) {
   if (grpc::Status denied = Authenticate(*context); !denied.ok()) return denied;
   if (!ready_.load()) return kNotReady;
   // Count this stream for as long as the handler runs.
@@ -96,25 +128,29 @@ grpc::Status EvaluatorService::DoEvaluateDataset(
                                      " concurrent EvaluateDataset streams; retry when one has finished"));
   }
   EvaluatorCore::Evaluation evaluation = core_.StartEvaluation();
+  grpc::ByteBuffer raw;
   v1::EvaluateRequest request;
   v1::EvaluateResponse response;
-  while (stream->Read(&request)) {
+  for (int64_t number = 1; stream->Read(&raw); ++number) {
     // No work for a client that is gone; a shutdown past its grace period
     // cancels every call, which ends here too.
     if (context->IsCancelled()) return kClientGone;
-    response.Clear();
-    absl::Status status = evaluation.AddBatch(request, &response);
+    grpc::ProtoBufferReader input(&raw);
+    absl::Status status = ParseRequest(input, request, absl::StrCat("message ", number, " of the stream"));
+    if (status.ok()) {
+      response.Clear();
+      status = evaluation.AddBatch(request, &response);
+    }
     if (!status.ok()) return ToGrpcStatus(status);
     if (metrics_ != nullptr) metrics_->RecordBatch("EvaluateDataset", response.predictions_size());
-    if (!stream->Write(response)) return kClientGone;
+    if (grpc::Status sent = Send(response, stream); !sent.ok()) return sent;
   }
-  // Read() also returns false when the call was cancelled: only a clean
-  // half-close earns the final report.
+  // Read() returns false after a clean half-close, and also when the call was
+  // cancelled: only the half-close earns the final report.
   if (context->IsCancelled()) return kClientGone;
   response.Clear();
   evaluation.Finish(&response);
-  if (!stream->Write(response)) return kClientGone;
-  return grpc::Status::OK;
+  return Send(response, stream);
 }
 
 void EvaluatorService::SetSelfCheck(const v1::SelfCheck& self_check) {

@@ -4,12 +4,21 @@
 // client is gone or its deadline passes, and maps every status in one place
 // (common/grpc_status.h), and checks the bearer token when one is set. No
 // exception escapes a handler.
+//
+// Classify and EvaluateDataset receive their requests as raw bytes and parse
+// them here. gRPC's generated handlers cannot tell a request that does not
+// parse from a client's half-close (Read() returns false for both), so a
+// stream with a garbled message would end with an OK report that silently
+// left images out; parsing ourselves turns it into INVALID_ARGUMENT naming the
+// message, and no report is sent.
 #ifndef RESNET8_SERVER_EVALUATOR_SERVICE_H_
 #define RESNET8_SERVER_EVALUATOR_SERVICE_H_
 
 #include <atomic>
 
 #include "absl/synchronization/mutex.h"
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/sync_stream.h>
 
 #include "resnet8/v1/evaluator.grpc.pb.h"
 #include "server/evaluator_core.h"
@@ -30,21 +39,17 @@ class EvaluatorService final : public v1::Evaluator::Service {
   // Records the startup self-check that GetModelInfo reports. Thread-safe.
   void SetSelfCheck(const v1::SelfCheck& self_check);
 
-  grpc::Status Classify(grpc::ServerContext* context, const v1::ClassifyRequest* request,
-                        v1::ClassifyResponse* response) override;
-  grpc::Status EvaluateDataset(grpc::ServerContext* context,
-                               grpc::ServerReaderWriter<v1::EvaluateResponse, v1::EvaluateRequest>* stream) override;
   grpc::Status GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest* request,
                             v1::ModelInfo* response) override;
 
  private:
   // OK, or UNAUTHENTICATED when the call lacks the configured token.
   grpc::Status Authenticate(const grpc::ServerContext& context) const;
-  // The handlers; the public methods wrap them to count every call.
-  grpc::Status DoClassify(grpc::ServerContext* context, const v1::ClassifyRequest* request,
-                          v1::ClassifyResponse* response);
-  grpc::Status DoEvaluateDataset(grpc::ServerContext* context,
-                                 grpc::ServerReaderWriter<v1::EvaluateResponse, v1::EvaluateRequest>* stream);
+  using RawUnaryCall = grpc::ServerUnaryStreamer<grpc::ByteBuffer, grpc::ByteBuffer>;
+  using RawStream = grpc::ServerReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>;
+  // The handlers, registered over the generated ones in the constructor.
+  grpc::Status DoClassify(grpc::ServerContext* context, RawUnaryCall* call);
+  grpc::Status DoEvaluateDataset(grpc::ServerContext* context, RawStream* stream);
   template <typename Handler>
   grpc::Status Counted(absl::string_view method, Handler handler);
 

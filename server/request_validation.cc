@@ -5,6 +5,16 @@
 
 namespace resnet8 {
 
+absl::Status ParseRequest(google::protobuf::io::ZeroCopyInputStream& input, google::protobuf::MessageLite& message,
+                          absl::string_view what) {
+  message.Clear();
+  if (!message.ParseFromZeroCopyStream(&input)) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " is not a valid ", message.GetTypeName(),
+                                                   " (truncated or malformed protobuf)"));
+  }
+  return absl::OkStatus();
+}
+
 int64_t MaxRequestBytes(const ServiceLimits& limits) {
   // Pixels, plus up to 16 bytes per image for a label and an index, plus framing.
   return limits.max_batch_images * (kImageBytes + 16) + 4096;

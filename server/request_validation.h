@@ -9,7 +9,10 @@
 #include <cstdint>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/image_classifier.h"
+#include "google/protobuf/io/zero_copy_stream.h"
+#include "google/protobuf/message_lite.h"
 #include "resnet8/v1/evaluator.pb.h"
 
 namespace resnet8 {
@@ -27,6 +30,13 @@ struct ServiceLimits {
 // The largest request message the limits allow, with room for labels,
 // indices and framing.
 int64_t MaxRequestBytes(const ServiceLimits& limits);
+
+// Parses one serialized request from `input` into `message` (cleared first).
+// INVALID_ARGUMENT, "<what> is not a valid <type> ...", when the bytes are
+// not a complete protobuf message of that type (random bytes, a truncated
+// message, a valid one followed by garbage).
+absl::Status ParseRequest(google::protobuf::io::ZeroCopyInputStream& input, google::protobuf::MessageLite& message,
+                          absl::string_view what);
 
 // Returns a view of the batch's pixels (valid while `batch` lives).
 // RESOURCE_EXHAUSTED if count exceeds limits.max_batch_images; INVALID_ARGUMENT

@@ -2,10 +2,12 @@
 // request kind, classifier failure, readiness and health, cancellation,
 // deadlines and shutdown during a stream.
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/client_unary_call.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
+#include <random>
 #include <thread>
 
 #include "client/evaluator_client.h"
@@ -388,6 +390,121 @@ TEST_F(ServiceTest, ReflectionListsAndDescribesTheServices) {
   EXPECT_EQ(file.package(), "resnet8.v1");
   stream->WritesDone();
   EXPECT_TRUE(stream->Finish().ok());
+}
+
+// Bytes on the wire as a client with a broken or hostile encoder sends them:
+// the generic call API with grpc::ByteBuffer, bypassing the generated stubs.
+grpc::ByteBuffer WireBytes(const std::string& bytes) {
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+grpc::Status ClassifyRawBytes(grpc::Channel& channel, const std::string& bytes) {
+  grpc::ClientContext context;
+  grpc::ByteBuffer response;
+  return grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+      &channel, grpc::internal::RpcMethod("/resnet8.v1.Evaluator/Classify", grpc::internal::RpcMethod::NORMAL_RPC),
+      &context, WireBytes(bytes), &response);
+}
+
+struct RawStreamOutcome {
+  grpc::Status status;
+  int answers = 0;           // responses with predictions
+  bool got_report = false;   // a final report arrived
+};
+
+// Sends each of `messages` as one message of an EvaluateDataset stream, then
+// half-closes and reads everything the server sends.
+RawStreamOutcome EvaluateRawBytes(grpc::Channel& channel, const std::vector<std::string>& messages) {
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> stream(
+      grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
+          &channel,
+          grpc::internal::RpcMethod("/resnet8.v1.Evaluator/EvaluateDataset",
+                                    grpc::internal::RpcMethod::BIDI_STREAMING),
+          &context));
+  for (const std::string& message : messages) {
+    if (!stream->Write(WireBytes(message))) break;  // the server has ended the call
+  }
+  stream->WritesDone();
+  RawStreamOutcome outcome;
+  grpc::ByteBuffer raw;
+  while (stream->Read(&raw)) {
+    v1::EvaluateResponse response;
+    EXPECT_TRUE(grpc::SerializationTraits<v1::EvaluateResponse>::Deserialize(&raw, &response).ok());
+    if (response.has_report()) outcome.got_report = true;
+    if (response.predictions_size() > 0) ++outcome.answers;
+  }
+  outcome.status = stream->Finish();
+  return outcome;
+}
+
+std::string RandomBytes(uint32_t seed, size_t size) {
+  std::mt19937 generator(seed);
+  std::string bytes(size, '\0');
+  for (char& byte : bytes) byte = static_cast<char>(generator() & 0xff);
+  return bytes;
+}
+
+TEST_F(ServiceTest, ClassifyRejectsBytesThatAreNotARequest) {
+  StartServer();
+  server_->SetServing(true);
+  const std::string valid = ClassifyRequestOf(2, 2 * kImageBytes, v1::PIXEL_LAYOUT_CHANNEL_PLANAR).SerializeAsString();
+  const std::vector<std::string> garbled = {
+      valid.substr(0, valid.size() / 2),  // truncated
+      valid + "\xff\xff\xff\xff",          // a valid message followed by garbage
+      RandomBytes(1, 97), RandomBytes(2, 4000),
+  };
+  for (const std::string& bytes : garbled) {
+    EXPECT_GRPC_STATUS(ClassifyRawBytes(*channel_, bytes), grpc::StatusCode::INVALID_ARGUMENT,
+                       "the request is not a valid resnet8.v1.ClassifyRequest");
+  }
+  v1::ClassifyResponse response;
+  ASSERT_TRUE(CallClassify(ClassifyRequestOf(2, 2 * kImageBytes, v1::PIXEL_LAYOUT_CHANNEL_PLANAR), &response).ok());
+  EXPECT_EQ(response.predictions_size(), 2);
+}
+
+TEST_F(ServiceTest, EvaluateEndsWithAnErrorNamingTheMessageThatDoesNotParse) {
+  StartServer();
+  server_->SetServing(true);
+  const std::string valid = ValidEvaluateRequest(3).SerializeAsString();
+  struct Case {
+    std::vector<std::string> messages;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {{valid, valid.substr(0, valid.size() - 7)}, "message 2 of the stream is not a valid resnet8.v1.EvaluateRequest"},
+      {{valid, valid, valid + "\xff\xff\xff\xff"}, "message 3 of the stream"},
+      {{RandomBytes(3, 300)}, "message 1 of the stream"},
+  };
+  for (const Case& c : cases) {
+    RawStreamOutcome outcome = EvaluateRawBytes(*channel_, c.messages);
+    EXPECT_GRPC_STATUS(outcome.status, grpc::StatusCode::INVALID_ARGUMENT, c.expected);
+    EXPECT_FALSE(outcome.got_report) << "a report after a message that did not parse";
+    EXPECT_EQ(outcome.answers, static_cast<int>(c.messages.size()) - 1);
+  }
+  // The same bytes, unbroken, are a complete evaluation.
+  RawStreamOutcome clean = EvaluateRawBytes(*channel_, {valid, valid});
+  EXPECT_TRUE(clean.status.ok()) << clean.status.error_message();
+  EXPECT_TRUE(clean.got_report);
+  EXPECT_EQ(clean.answers, 2);
+}
+
+// Whatever the bytes, a stream never ends OK without every message answered.
+TEST_F(ServiceTest, RandomStreamsNeverEndOkWithFewerImagesThanSent) {
+  StartServer();
+  server_->SetServing(true);
+  for (uint32_t seed = 10; seed < 60; ++seed) {
+    std::vector<std::string> messages = {ValidEvaluateRequest(2).SerializeAsString(), RandomBytes(seed, 1 + seed * 7)};
+    RawStreamOutcome outcome = EvaluateRawBytes(*channel_, messages);
+    EXPECT_FALSE(outcome.status.ok()) << "seed " << seed << " ended OK";
+    EXPECT_FALSE(outcome.got_report) << "seed " << seed;
+  }
+  EvaluateOptions options;
+  options.batch_size = 5;
+  ASSERT_OK_AND_ASSIGN(EvaluationResult result, client_->Evaluate(MakeImages(25), options));
+  EXPECT_EQ(result.metrics.images(), 25);
+  EXPECT_EQ(result.metrics.correct(), 25);  // the fake predicts (i % 10) for image i, its label
 }
 
 }  // namespace

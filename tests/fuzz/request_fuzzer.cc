@@ -1,5 +1,5 @@
 // libFuzzer target: arbitrary bytes as the requests a client can send,
-// decoded by protobuf and run through the service core (validation, pixel
+// parsed as the service parses them and run through the service core (validation, pixel
 // views, metrics, reports) with a deterministic fake classifier. Any crash,
 // sanitizer report, or a call that succeeds with answers that do not fit the
 // request is a bug.
@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "common/image_classifier.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "server/evaluator_core.h"
+#include "server/request_validation.h"
 
 namespace resnet8 {
 namespace {
@@ -67,6 +69,14 @@ const EvaluatorCore& Core() {
   return *core;
 }
 
+// Parses as the service does; a failure must be INVALID_ARGUMENT.
+bool Parsed(const std::string& bytes, google::protobuf::MessageLite& request) {
+  google::protobuf::io::ArrayInputStream input(bytes.data(), static_cast<int>(bytes.size()));
+  const absl::Status status = ParseRequest(input, request, "message 1 of the stream");
+  Check(status.ok() || status.code() == absl::StatusCode::kInvalidArgument);
+  return status.ok();
+}
+
 }  // namespace
 }  // namespace resnet8
 
@@ -78,7 +88,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!evaluate) {
     for (const std::string& bytes : messages) {
       v1::ClassifyRequest request;
-      if (!request.ParseFromString(bytes)) continue;
+      if (!Parsed(bytes, request)) continue;
       v1::ClassifyResponse response;
       if (Core().Classify(request, &response).ok()) {
         Check(response.predictions_size() == static_cast<int>(request.images().count()));
@@ -90,7 +100,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint64_t accepted_images = 0;
   for (const std::string& bytes : messages) {
     v1::EvaluateRequest request;
-    if (!request.ParseFromString(bytes)) continue;
+    // As in the service: a message that does not parse ends the stream with
+    // an error and no report.
+    if (!Parsed(bytes, request)) return 0;
     v1::EvaluateResponse response;
     if (!evaluation.AddBatch(request, &response).ok()) continue;
     accepted_images += request.images().count();
