@@ -31,13 +31,6 @@ void AddBearerToken(grpc::ClientContext& context, const std::string& token) {
   if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
 }
 
-void PlanarToHwc(absl::Span<const uint8_t> planar, uint8_t* hwc) {
-  constexpr int64_t kPlane = kImageHeight * kImageWidth;
-  for (int64_t p = 0; p < kPlane; ++p) {
-    for (int64_t c = 0; c < kImageChannels; ++c) hwc[p * kImageChannels + c] = planar[c * kPlane + p];
-  }
-}
-
 absl::StatusOr<std::string> ChannelTarget(const std::string& servers) {
   if (servers.find(',') == std::string::npos) {
     if (servers.empty()) return absl::InvalidArgumentError("no server address given");

@@ -80,7 +80,7 @@ absl::StatusOr<CifarDataset> ReadCifar10(const std::string& path) {
   }
   const int64_t count = static_cast<int64_t>(bytes.size()) / kCifarRecordBytes;
   LabeledImages& images = dataset.images;
-  images.pixels.resize(count * kCifarImageBytes);
+  images.pixels.resize(count * kImageBytes);
   images.labels.resize(count);
   images.indices.resize(count);
   for (int64_t i = 0; i < count; ++i) {
@@ -93,7 +93,7 @@ absl::StatusOr<CifarDataset> ReadCifar10(const std::string& path) {
     }
     images.labels[i] = label;
     images.indices[i] = i;
-    std::copy(record + 1, record + kCifarRecordBytes, images.pixels.begin() + i * kCifarImageBytes);
+    std::copy(record + 1, record + kCifarRecordBytes, images.pixels.begin() + i * kImageBytes);
   }
   ASSIGN_OR_RETURN(dataset.class_names, ReadClassNames(Directory(file)));
   return dataset;
@@ -109,6 +109,7 @@ absl::StatusOr<LabeledImages> SelectRecords(const LabeledImages& all, absl::Span
     subset.pixels.insert(subset.pixels.end(), image.begin(), image.end());
     subset.labels.push_back(all.labels[index]);
     subset.indices.push_back(all.indices[index]);
+    if (!all.files.empty()) subset.files.push_back(all.files[index]);
   }
   return subset;
 }

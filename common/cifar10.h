@@ -18,22 +18,25 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "common/image.h"
 
 namespace resnet8 {
 
-inline constexpr int64_t kCifarImageBytes = 32 * 32 * 3;
-inline constexpr int64_t kCifarRecordBytes = 1 + kCifarImageBytes;
+inline constexpr int64_t kCifarRecordBytes = 1 + kImageBytes;  // a label byte, then the image
 inline constexpr int kCifarClasses = 10;
 
 // Images with their labels, channel-planar as CIFAR stores them.
 struct LabeledImages {
-  std::vector<uint8_t> pixels;   // size() * kCifarImageBytes
+  std::vector<uint8_t> pixels;   // size() * kImageBytes
   std::vector<uint8_t> labels;   // 0..9
   std::vector<int64_t> indices;  // record number of each image in its source file
+  // The file each image came from, when the data names its images (an MLPerf
+  // Tiny folder); empty otherwise.
+  std::vector<std::string> files;
 
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
   absl::Span<const uint8_t> image(int64_t i) const {
-    return absl::MakeConstSpan(pixels).subspan(i * kCifarImageBytes, kCifarImageBytes);
+    return absl::MakeConstSpan(pixels).subspan(i * kImageBytes, kImageBytes);
   }
 };
 

@@ -13,25 +13,9 @@
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
+#include "common/image.h"
 
 namespace resnet8 {
-
-inline constexpr int64_t kImageHeight = 32;
-inline constexpr int64_t kImageWidth = 32;
-inline constexpr int64_t kImageChannels = 3;
-inline constexpr int64_t kImageBytes = kImageHeight * kImageWidth * kImageChannels;
-
-enum class PixelLayout {
-  kChannelPlanar,   // CIFAR's layout: all red bytes (row-major), then green, then blue
-  kInterleavedHwc,  // row-major pixels of R, G, B bytes (PNG, NumPy HWC arrays)
-};
-
-// `count` images of kImageBytes each, in `layout`. Does not own the pixels.
-struct ImageBatchView {
-  absl::Span<const uint8_t> pixels;
-  int64_t count = 0;
-  PixelLayout layout = PixelLayout::kChannelPlanar;
-};
 
 class ImageClassifier {
  public:

@@ -14,7 +14,7 @@ std::string Records(int count) {
   std::string bytes;
   for (int i = 0; i < count; ++i) {
     bytes.push_back(static_cast<char>(i % 10));
-    bytes.append(kCifarImageBytes, static_cast<char>(i));
+    bytes.append(kImageBytes, static_cast<char>(i));
   }
   return bytes;
 }
@@ -31,7 +31,7 @@ TEST(Cifar10, ReadsRecordsFromAFile) {
   EXPECT_EQ(data.images.labels, (std::vector<uint8_t>{0, 1, 2}));
   EXPECT_EQ(data.images.indices, (std::vector<int64_t>{0, 1, 2}));
   EXPECT_EQ(data.images.image(2)[0], 2);
-  EXPECT_EQ(data.images.image(2)[kCifarImageBytes - 1], 2);
+  EXPECT_EQ(data.images.image(2)[kImageBytes - 1], 2);
   EXPECT_EQ(data.class_names, StandardCifar10ClassNames());
 }
 
@@ -100,7 +100,7 @@ TEST(Cifar10, ReadsTheOfficialTestSet) {
   for (uint8_t label : data.images.labels) ++per_class[label];
   EXPECT_EQ(per_class, std::vector<int>(10, 1000));
   EXPECT_EQ(data.images.image(0)[0], 158);  // first red byte of record 0
-  EXPECT_EQ(data.images.image(0)[kCifarImageBytes - 1], 110);
+  EXPECT_EQ(data.images.image(0)[kImageBytes - 1], 110);
   EXPECT_EQ(data.class_names[3], "cat");
 }
 
