@@ -41,6 +41,18 @@ v1::EvaluateRequest MakeRequest(const LabeledImages& images, const Batch& batch,
   return request;
 }
 
+OneVsRestAuc ComputeAuc(const std::vector<ImagePrediction>& predictions) {
+  std::vector<int> labels;
+  std::vector<float> scores;
+  labels.reserve(predictions.size());
+  scores.reserve(predictions.size() * kCifarClasses);
+  for (const ImagePrediction& prediction : predictions) {
+    labels.push_back(prediction.label);
+    scores.insert(scores.end(), prediction.probabilities.begin(), prediction.probabilities.end());
+  }
+  return ComputeOneVsRestAuc(labels, scores, kCifarClasses);
+}
+
 absl::Status Mismatch(const std::string& what) {
   return absl::DataLossError(absl::StrCat("the server's answer does not match: ", what));
 }
@@ -85,6 +97,7 @@ class Run {
       }
     }
     result.predictions = std::move(predictions_);
+    result.auc = ComputeAuc(result.predictions);
     v1::EvaluationReport& report = result.server_report;
     report.set_images(server_counts_.images());
     report.set_correct(server_counts_.correct());
@@ -296,6 +309,7 @@ class Run {
       }
       ImagePrediction& ours = predictions_[i];  // this batch's own slots: no lock needed
       ours.index = images_.indices[i];
+      if (!images_.files.empty()) ours.file = images_.files[i];
       ours.label = images_.labels[i];
       ours.probabilities.assign(prediction.probabilities().begin(), prediction.probabilities().end());
       ours.predicted = Argmax(ours.probabilities);  // recomputed, not taken from the server

@@ -26,6 +26,7 @@
 #include "common/cifar10.h"
 #include "common/image_classifier.h"
 #include "common/metrics.h"
+#include "common/roc_auc.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "resnet8/v1/evaluator.grpc.pb.h"
 
@@ -68,6 +69,7 @@ struct EvaluateOptions {
 
 struct ImagePrediction {
   int64_t index = 0;  // record number in the data file
+  std::string file;   // the image's file, when the data names them (an MLPerf Tiny folder)
   int label = 0;
   int predicted = 0;
   std::vector<float> probabilities;
@@ -75,6 +77,10 @@ struct ImagePrediction {
 
 struct EvaluationResult {
   ClassificationMetrics metrics{kCifarClasses};  // aggregated by the client
+  // One-vs-rest ROC AUC of the probabilities, computed by the client from
+  // every answer. The server's reports carry no AUC: it needs every score,
+  // and a stream's state in the server stays a few counters however long.
+  OneVsRestAuc auc;
   std::vector<ImagePrediction> predictions;      // in data order
   // The server's own counts, summed over the streams (equal to `metrics`, or
   // Evaluate() fails): each stream's final report, or for a stream that
@@ -142,9 +148,6 @@ class EvaluatorClient {
   std::unique_ptr<v1::Evaluator::Stub> stub_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
 };
-
-// Copies one image from CIFAR's planar layout to interleaved HWC.
-void PlanarToHwc(absl::Span<const uint8_t> planar, uint8_t* hwc);
 
 // The wire value of a pixel layout.
 v1::PixelLayout ToProtoLayout(PixelLayout layout);

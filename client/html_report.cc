@@ -94,6 +94,55 @@ std::string PerClassSvg(const ClassificationMetrics& metrics, const std::vector<
   return svg + "</svg>";
 }
 
+// One-vs-rest ROC curves, one per class, with each class's AUC in the legend.
+std::string RocSvg(const EvaluationResult& result, const std::vector<std::string>& names) {
+  static constexpr const char* kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+  const int classes = static_cast<int>(names.size());
+  std::vector<int> labels;
+  std::vector<float> scores;
+  for (const ImagePrediction& p : result.predictions) {
+    labels.push_back(p.label);
+    scores.insert(scores.end(), p.probabilities.begin(), p.probabilities.end());
+  }
+  const int left = 50, top = 10, size = 320, legend = 190;
+  auto x = [&](double v) { return absl::StrFormat("%.1f", left + v * size); };
+  auto y = [&](double v) { return absl::StrFormat("%.1f", top + (1 - v) * size); };
+  std::string svg = absl::StrFormat(
+      "<svg role=\"img\" aria-label=\"ROC curves\" width=\"%d\" height=\"%d\" font-size=\"12\">",
+      left + size + legend, top + size + 45);
+  absl::StrAppend(&svg, "<rect x=\"", left, "\" y=\"", top, "\" width=\"", size, "\" height=\"", size,
+                  "\" fill=\"none\" stroke=\"#999\"/>");
+  absl::StrAppend(&svg, "<line x1=\"", x(0), "\" y1=\"", y(0), "\" x2=\"", x(1), "\" y2=\"", y(1),
+                  "\" stroke=\"#999\" stroke-dasharray=\"4 4\"/>");
+  for (double v : {0.0, 0.5, 1.0}) {
+    absl::StrAppend(&svg, "<text x=\"", x(v), "\" y=\"", top + size + 15, "\" text-anchor=\"middle\">",
+                    absl::StrFormat("%.1f", v), "</text>");
+    absl::StrAppend(&svg, "<text x=\"", left - 6, "\" y=\"", y(v), "\" text-anchor=\"end\">",
+                    absl::StrFormat("%.1f", v), "</text>");
+  }
+  absl::StrAppend(&svg, "<text x=\"", left + size / 2, "\" y=\"", top + size + 35,
+                  "\" text-anchor=\"middle\">false positive rate</text>");
+  absl::StrAppend(&svg, "<text x=\"12\" y=\"", top + size / 2, "\" transform=\"rotate(-90 12 ", top + size / 2,
+                  ")\" text-anchor=\"middle\">true positive rate</text>");
+  for (int c = 0; c < classes; ++c) {
+    const char* color = kColors[c % 10];
+    std::string points;
+    for (const RocPoint& point : OneVsRestRocCurve(labels, scores, classes, c)) {
+      absl::StrAppend(&points, x(point.false_positive_rate), ",", y(point.true_positive_rate), " ");
+    }
+    if (!points.empty()) {
+      absl::StrAppend(&svg, "<polyline fill=\"none\" stroke-width=\"1.5\" stroke=\"", color, "\" points=\"",
+                      points, "\"/>");
+    }
+    const int row = top + 14 + c * 18;
+    absl::StrAppend(&svg, "<rect x=\"", left + size + 12, "\" y=\"", row - 9, "\" width=\"10\" height=\"10\" fill=\"",
+                    color, "\"/><text x=\"", left + size + 28, "\" y=\"", row, "\">", Html(names[c]), " ",
+                    AucText(result.auc.of_class(c)), "</text>");
+  }
+  return svg + "</svg>";
+}
+
 std::string ReliabilitySvg(const Calibration& calibration) {
   const int size = 300, left = 50, top = 10;
   std::string svg = absl::StrFormat(
@@ -212,7 +261,8 @@ absl::Status WriteReportHtml(const std::string& path, const EvaluationResult& re
       ".wrong{display:flex;flex-wrap:wrap;gap:1em}.wrong figure{margin:0;width:150px;font-size:.85em}"
       ".wrong img{width:128px;height:128px;image-rendering:pixelated;border:1px solid #999}"
       "</style></head><body>\n");
-  absl::StrAppend(&html, "<h1 id=\"headline\">top-1 accuracy: ", top1, "</h1>\n<dl>",
+  absl::StrAppend(&html, "<h1 id=\"headline\">top-1 accuracy: ", top1, ", AUC ", AucText(result.auc.macro),
+                  "</h1>\n<dl>",
                   "<dt>model sha256</dt><dd id=\"model-sha256\">", Html(context.model_sha256), "</dd>",
                   "<dt>data</dt><dd>", Html(context.data_path),
                   context.subset.empty() ? "" : absl::StrCat(" (subset ", Html(context.subset), ")"), "</dd>",
@@ -225,6 +275,11 @@ absl::Status WriteReportHtml(const std::string& path, const EvaluationResult& re
   absl::StrAppend(&html, "<h2>Confusion matrix</h2><p>Rows are the true class, columns the predicted one; the shade "
                          "is the share of the row.</p>\n", ConfusionSvg(metrics, names), "\n");
   absl::StrAppend(&html, "<h2>Per-class accuracy</h2>\n", PerClassSvg(metrics, names), "\n");
+  absl::StrAppend(&html, "<h2>ROC curves</h2><p>Each class against the rest. AUC (macro over ",
+                  result.auc.classes_averaged, " classes, as sklearn's <code>roc_auc_score</code> with "
+                  "<code>multi_class=\"ovr\"</code>): <strong id=\"auc\">", AucText(result.auc.macro),
+                  "</strong>; MLPerf Tiny scores image classification by top-1 and this AUC.</p>\n",
+                  RocSvg(result, names), "\n");
   absl::StrAppend(&html, "<h2>Calibration</h2><p>Expected calibration error (",
                   calibration.bins.size(), " equal-width bins): <strong id=\"ece\">",
                   absl::StrFormat("%.4f", calibration.expected_calibration_error),
@@ -247,8 +302,9 @@ absl::Status WriteReportHtml(const std::string& path, const EvaluationResult& re
     }
     absl::StatusOr<std::string> png = EncodePng(rgb, kSide, kSide);
     if (!png.ok()) return absl::InternalError(absl::StrCat(path, ": ", png.status().message()));
-    absl::StrAppend(&html, "<figure><img alt=\"record ", p.index, "\" src=\"data:image/png;base64,",
-                    absl::Base64Escape(*png), "\"><figcaption>record ", p.index, "<br>true <b>", Html(names[p.label]),
+    const std::string what = p.file.empty() ? absl::StrCat("record ", p.index) : Html(p.file);
+    absl::StrAppend(&html, "<figure><img alt=\"", what, "\" src=\"data:image/png;base64,",
+                    absl::Base64Escape(*png), "\"><figcaption>", what, "<br>true <b>", Html(names[p.label]),
                     "</b>, predicted <b>", Html(names[p.predicted]), "</b> (p=",
                     absl::StrFormat("%.4f", p.probabilities[p.predicted]), ")</figcaption></figure>\n");
   }

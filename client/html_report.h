@@ -1,6 +1,7 @@
 // The evaluation report as one self-contained HTML file: the headline (top-1
-// with its count, the model's and the data's sha256, date, server), a
-// confusion-matrix heatmap, per-class accuracy bars and a reliability diagram
+// with its count and the AUC, the model's and the data's sha256, date,
+// server), a confusion-matrix heatmap, per-class accuracy bars, one-vs-rest
+// ROC curves with each class's AUC, and a reliability diagram
 // with the expected calibration error (inline SVG), and the most confidently
 // wrong images as enlarged thumbnails (inline PNG, encoded with libpng). It
 // fetches nothing: no scripts, fonts or images from the network.

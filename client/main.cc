@@ -27,13 +27,16 @@
 #include "common/cifar10.h"
 #include "common/credential_files.h"
 #include "common/metrics.h"
+#include "common/mlperf_tiny_folder.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051",
           "HOST:PORT of resnet8_server; a DNS name resolving to several replicas, or a comma-separated list of "
           "IPv4 HOST:PORT replicas, spreads evaluate's streams over them (round_robin)");
-ABSL_FLAG(std::string, data, "", "CIFAR-10 binary batch file, or a directory holding test_batch.bin");
+ABSL_FLAG(std::string, data, "",
+          "CIFAR-10 binary batch file, a directory holding test_batch.bin, or an MLPerf Tiny dataset folder "
+          "(per-image HWC .bin files and y_labels.csv)");
 ABSL_FLAG(int64_t, batch_size, 500, "images per request (at most the server's max_batch_images)");
 ABSL_FLAG(int64_t, limit, 0, "evaluate only the first N records (of the subset, if any); 0 means all");
 ABSL_FLAG(std::string, subset, "", "'perf200': the 200-image MLPerf Tiny performance subset");
@@ -67,6 +70,7 @@ constexpr char kUsage[] =
     "Client of the ResNet8 evaluation service.\n"
     "Usage: resnet8_client <evaluate|classify|health|info> --server=HOST:PORT [flags]\n"
     "  evaluate --data=DIR_OR_FILE [--batch_size=N] [--limit=N] [--subset=perf200]\n"
+    "           (a CIFAR-10 batch file or folder, or an MLPerf Tiny folder with y_labels.csv)\n"
     "           [--report_json=FILE] [--predictions_csv=FILE] [--report_html=FILE]\n"
     "  classify IMAGE...   or   classify --data=FILE --index=N\n"
     "  health | info\n"
@@ -108,9 +112,19 @@ class Progress {
   int64_t last_decile_ = 0;
 };
 
+// A CIFAR-10 batch file (or a folder with test_batch.bin), or an MLPerf Tiny
+// dataset folder (per-image .bin files and y_labels.csv).
+absl::StatusOr<CifarDataset> ReadData(const std::string& path) {
+  return IsMlperfTinyFolder(path) ? ReadMlperfTinyFolder(path) : ReadCifar10(path);
+}
+
 absl::StatusOr<LabeledImages> SelectImages(const CifarDataset& dataset) {
   LabeledImages images = dataset.images;
   const std::string subset = absl::GetFlag(FLAGS_subset);
+  if (!subset.empty() && !images.files.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--subset picks CIFAR-10 test records; ", dataset.path,
+                                                   " lists its own images: leave --subset out"));
+  }
   if (subset == "perf200") {
     ASSIGN_OR_RETURN(images, SelectRecords(dataset.images, Perf200Indices()));
   } else if (!subset.empty()) {
@@ -129,7 +143,7 @@ absl::StatusOr<LabeledImages> SelectImages(const CifarDataset& dataset) {
 absl::Status Evaluate(const EvaluatorClient& client) {
   const std::string data = absl::GetFlag(FLAGS_data);
   if (data.empty()) return absl::InvalidArgumentError("evaluate needs --data=DIR_OR_FILE");
-  ASSIGN_OR_RETURN(CifarDataset dataset, ReadCifar10(data));
+  ASSIGN_OR_RETURN(CifarDataset dataset, ReadData(data));
   ASSIGN_OR_RETURN(LabeledImages images, SelectImages(dataset));
   EvaluateOptions options;
   options.batch_size = absl::GetFlag(FLAGS_batch_size);

@@ -17,6 +17,11 @@ double ImagesPerSecond(const EvaluationResult& result) {
   return result.seconds > 0 ? static_cast<double>(result.metrics.images()) / result.seconds : 0.0;
 }
 
+// A class without positives or negatives has no AUC: null, not a made-up 0.
+nlohmann::ordered_json JsonOrNull(const std::optional<double>& value) {
+  return value.has_value() ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
+}
+
 absl::Status WriteText(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
@@ -31,17 +36,28 @@ std::string Top1Line(const ClassificationMetrics& metrics) {
   return absl::StrFormat("%.2f%% (%d/%d)", 100.0 * metrics.top1(), metrics.correct(), metrics.images());
 }
 
+std::string AucText(const std::optional<double>& auc) {
+  return auc.has_value() ? absl::StrFormat("%.5f", *auc) : "n/a";
+}
+
+std::string ScoreLine(const EvaluationResult& result) {
+  return absl::StrCat("top-1 accuracy: ", Top1Line(result.metrics), ", AUC ", AucText(result.auc.macro));
+}
+
 std::string FormatReport(const EvaluationResult& result, const ReportContext& context) {
   const ClassificationMetrics& m = result.metrics;
   std::string out;
   absl::StrAppend(&out, "model sha256: ", context.model_sha256, "\n");
   absl::StrAppend(&out, "data:         ", context.data_path, context.subset.empty() ? "" : " (subset " + context.subset + ")",
                   "\n");
-  absl::StrAppend(&out, "top-1 accuracy: ", Top1Line(m), "\n\n");
-  absl::StrAppend(&out, absl::StrFormat("%-12s %7s %8s %9s\n", "class", "images", "correct", "accuracy"));
+  absl::StrAppend(&out, ScoreLine(result), "\n");
+  absl::StrAppend(&out, "  (AUC: sklearn's roc_auc_score, one-vs-rest, macro over ", result.auc.classes_averaged,
+                  " classes with positives and negatives; MLPerf Tiny scores top-1 and this AUC)\n\n");
+  absl::StrAppend(&out, absl::StrFormat("%-12s %7s %8s %9s %8s\n", "class", "images", "correct", "accuracy", "AUC"));
   for (int c = 0; c < m.num_classes(); ++c) {
-    absl::StrAppend(&out, absl::StrFormat("%-12s %7d %8d %8.2f%%\n", ClassName(context, c), m.class_images(c),
-                                          m.class_correct(c), 100.0 * m.class_accuracy(c)));
+    absl::StrAppend(&out, absl::StrFormat("%-12s %7d %8d %8.2f%% %8s\n", ClassName(context, c), m.class_images(c),
+                                          m.class_correct(c), 100.0 * m.class_accuracy(c),
+                                          AucText(result.auc.of_class(c))));
   }
   absl::StrAppend(&out, "\nconfusion matrix (rows: label, columns: predicted)\n", absl::StrFormat("%-12s", ""));
   for (int c = 0; c < m.num_classes(); ++c) absl::StrAppend(&out, absl::StrFormat("%6.5s", ClassName(context, c)));
@@ -62,11 +78,14 @@ absl::Status WriteReportJson(const std::string& path, const EvaluationResult& re
   json["images"] = m.images();
   json["correct"] = m.correct();
   json["top1"] = m.top1();
+  json["auc"] = JsonOrNull(result.auc.macro);
+  json["auc_definition"] = "sklearn roc_auc_score(labels, probabilities, multi_class='ovr', average='macro')";
+  json["auc_classes_averaged"] = result.auc.classes_averaged;
   json["per_class"] = nlohmann::ordered_json::array();
   for (int c = 0; c < m.num_classes(); ++c) {
     json["per_class"].push_back({{"class_index", c}, {"class_name", ClassName(context, c)},
                                  {"images", m.class_images(c)}, {"correct", m.class_correct(c)},
-                                 {"accuracy", m.class_accuracy(c)}});
+                                 {"accuracy", m.class_accuracy(c)}, {"auc", JsonOrNull(result.auc.of_class(c))}});
   }
   json["confusion_matrix"] = nlohmann::ordered_json::array();
   for (int label = 0; label < m.num_classes(); ++label) {
@@ -85,10 +104,13 @@ absl::Status WriteReportJson(const std::string& path, const EvaluationResult& re
 }
 
 absl::Status WritePredictionsCsv(const std::string& path, const EvaluationResult& result) {
-  std::string text = "index,label,predicted";
+  // An MLPerf Tiny folder names its images: the file goes first, as in its y_labels.csv.
+  const bool named = !result.predictions.empty() && !result.predictions.front().file.empty();
+  std::string text = named ? "file,index,label,predicted" : "index,label,predicted";
   for (int c = 0; c < kCifarClasses; ++c) absl::StrAppend(&text, ",prob_", c);
   text += "\n";
   for (const ImagePrediction& p : result.predictions) {
+    if (named) absl::StrAppend(&text, p.file, ",");
     absl::StrAppend(&text, p.index, ",", p.label, ",", p.predicted);
     for (float probability : p.probabilities) absl::StrAppend(&text, absl::StrFormat(",%.9g", probability));
     text += "\n";

@@ -8,6 +8,7 @@
 #ifndef RESNET8_CLIENT_REPORT_H_
 #define RESNET8_CLIENT_REPORT_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,13 +31,20 @@ struct ReportContext {
 std::string FormatReport(const EvaluationResult& result, const ReportContext& context);
 // "87.19% (8719/10000)".
 std::string Top1Line(const ClassificationMetrics& metrics);
+// "0.98977" (5 decimals), or "n/a" when there is no AUC.
+std::string AucText(const std::optional<double>& auc);
+// Both MLPerf Tiny scores on one line:
+// "top-1 accuracy: 87.19% (8719/10000), AUC 0.98977".
+std::string ScoreLine(const EvaluationResult& result);
 
-// JSON with top-level keys images, correct, top1, per_class, confusion_matrix,
+// JSON with top-level keys images, correct, top1, auc (null when undefined),
+// auc_definition, auc_classes_averaged, per_class (each with its auc), confusion_matrix,
 // model_sha256, data_sha256, data, server, seconds, images_per_second.
 // Errors name `path`.
 absl::Status WriteReportJson(const std::string& path, const EvaluationResult& result, const ReportContext& context);
 
-// One row per image: index,label,predicted,prob_0..prob_9 (9 significant digits).
+// One row per image: index,label,predicted,prob_0..prob_9 (9 significant digits);
+// a `file` column first when the data names its images (an MLPerf Tiny folder).
 absl::Status WritePredictionsCsv(const std::string& path, const EvaluationResult& result);
 
 }  // namespace resnet8

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Renders an HTML report in headless Chromium (Debian's `chromium`) and checks
 # that it loaded completely and offline: the page's own script marks the body
-# data-rendered="ok" once every thumbnail has decoded, the headline reads as
+# data-rendered="ok" once every thumbnail has decoded, the headline starts as
 # expected, no script error was logged, and the screenshot is a real PNG.
 # Usage: check_html_report.sh REPORT.html "EXPECTED HEADLINE" [SCREENSHOT.png]
 set -euo pipefail
@@ -18,7 +18,7 @@ timeout 120 "${browser[@]}" --dump-dom "file://$report" > "$work/dom.html" 2> "$
   || fail "chromium --dump-dom failed: $(tail -3 "$work/dom.log")"
 grep -q '<body[^>]*data-rendered="ok"' "$work/dom.html" \
   || fail "page not fully rendered: $(grep -o '<body[^>]*>' "$work/dom.html")"
-grep -qF "<h1 id=\"headline\">$headline</h1>" "$work/dom.html" || fail "headline is not '$headline'"
+grep -qF "<h1 id=\"headline\">$headline" "$work/dom.html" || fail "headline does not start '$headline'"
 if grep -E "Uncaught|CONSOLE.*(Error|error)" "$work/dom.log"; then fail "script errors in the page"; fi
 
 timeout 120 "${browser[@]}" --window-size=1200,2600 --screenshot="$screenshot" "file://$report" \

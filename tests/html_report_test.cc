@@ -74,6 +74,8 @@ TEST(HtmlReport, WritesASelfContainedPageWithHeadlineChartsAndThumbnails) {
     images.indices.push_back(100 + i);
   }
   result.seconds = 1;
+  result.auc.macro = 0.987654321;
+  result.auc.classes_averaged = 10;
   ReportContext context;
   context.server = "127.0.0.1:1";
   context.model_sha256 = "5f938a8e";
@@ -85,7 +87,8 @@ TEST(HtmlReport, WritesASelfContainedPageWithHeadlineChartsAndThumbnails) {
   std::stringstream text;
   text << std::ifstream(path).rdbuf();
   const std::string html = text.str();
-  EXPECT_NE(html.find("<h1 id=\"headline\">top-1 accuracy: 75.00% (15/20)</h1>"), std::string::npos);
+  EXPECT_NE(html.find("<h1 id=\"headline\">top-1 accuracy: 75.00% (15/20), AUC 0.98765</h1>"), std::string::npos);
+  EXPECT_NE(html.find("aria-label=\"ROC curves\""), std::string::npos);
   EXPECT_NE(html.find("5f938a8e"), std::string::npos);
   EXPECT_NE(html.find("0e2eb146"), std::string::npos);
   EXPECT_NE(html.find("aria-label=\"confusion matrix\""), std::string::npos);
