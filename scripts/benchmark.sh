@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 MODEL=${MODEL:-../shared/models/pretrainedResnet.h5}
 DATA=${DATA:-../shared/data/cifar-10-batches-bin}
 mkdir -p build
-scripts/build.sh > build/build.log 2>&1 || { tail -30 build/build.log >&2; exit 1; }
+scripts/build.sh --test > build/build.log 2>&1 || { tail -30 build/build.log >&2; exit 1; }
 build/bin/resnet8_benchmark --model="$MODEL" --data="$DATA" --json=build/benchmark.json "$@"

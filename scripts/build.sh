@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # Configures and builds the project into build/ (programs in build/bin/).
+#
+#   scripts/build.sh          # the programs: installs only what running needs
+#   scripts/build.sh --test   # also the tests and the benchmark, with the test tooling
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install_deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}"
+tests=OFF
+if [[ "${1:-}" == "--test" ]]; then tests=ON; fi
+scripts/install_deps.sh ${1:+"$1"}
+launcher=()
+if command -v ccache > /dev/null; then
+  launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
+cmake -S . -B build -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" -DRESNET8_BUILD_TESTS="$tests" "${launcher[@]}"
 cmake --build build -j "$(nproc)"

@@ -1,28 +1,44 @@
 #!/usr/bin/env bash
-# Installs the build and test dependencies of the project from Debian 12 packages.
-# Idempotent: packages already present are skipped, and apt is not touched at all when
-# nothing is missing. Every other script calls this first.
+# Installs the project's dependencies from Debian 12 packages, in two sets:
+#
+#   scripts/install_deps.sh          # what building and running need (scripts/evaluate.sh)
+#   scripts/install_deps.sh --test   # that, plus what the tests add (scripts/test.sh)
+#
+# Idempotent: packages already present are skipped, and apt is not touched at
+# all when nothing is missing.
 set -euo pipefail
 
-packages=(
+run_packages=(
   build-essential cmake pkg-config git ca-certificates
   libtorch-dev            # LibTorch (CPU) for the converted model
   libhdf5-dev             # HDF5 C API for reading the Keras .h5
   nlohmann-json3-dev      # parser for the model_config JSON: header-only, strict, good errors
   libabsl-dev             # Status/StatusOr, flags, strings
   libgoogle-glog-dev      # the server's logging (LibTorch already brings it)
-  libgtest-dev libgmock-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libssl-dev              # sha256 of model and data files
   libpng-dev              # client `classify` of PNG images, HTML report thumbnails
   libjpeg-dev             # client `classify` of JPEG images
   libcpp-httplib-dev      # the server's Prometheus /metrics endpoint
-  python3-torch           # end-to-end test: Python's torch.load of the converted state dict
+)
+test_packages=(
+  libgtest-dev libgmock-dev
+  ccache                  # the sanitizer trees rebuild only what changed
+  python3-torch           # Python's torch.load of the converted state dict
+  python3-numpy python3-sklearn  # the AUC checked against scikit-learn's roc_auc_score
+  python3-grpcio python3-grpc-tools  # a client that shares no code with ours
   clang-14 libclang-rt-14-dev llvm-14  # ASan/UBSan build and libFuzzer (scripts/sanitize.sh)
   openssl                 # test certificates for the TLS tests
   yamllint python3-yaml   # validation of the Kubernetes manifest (deploy/k8s/validate.sh)
   chromium                # renders the HTML report in a test (headless)
 )
+
+packages=("${run_packages[@]}")
+case "${1:-}" in
+  --test) packages+=("${test_packages[@]}") ;;
+  "") ;;
+  *) echo "usage: $0 [--test]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,7 +5,7 @@
 # e.g. `scripts/test.sh -L unit` (no sanitizer build then).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/build.sh  # installs what is missing first
+scripts/build.sh --test  # installs what is missing first, with the test tooling
 (cd build && ctest --output-on-failure -j "$(nproc)" "$@")
 if [[ $# -eq 0 && "${RESNET8_SKIP_SANITIZERS:-0}" != 1 ]]; then
   scripts/sanitize.sh
