@@ -176,13 +176,12 @@ class Run {
       }
       if (now - failing_since >= options_.reconnect_budget || now >= deadline_) {
         lock.unlock();
-        return Fail(absl::Status(status.code(),
-                                 absl::StrCat("gave up after ", absl::FormatDuration(now - failing_since),
-                                              " of reopening streams without progress: ", status.message())));
+        return Fail(
+            absl::Status(status.code(), absl::StrCat("gave up after ", absl::FormatDuration(now - failing_since),
+                                                     " of reopening streams without progress: ", status.message())));
       }
       ++reconnects_;
-      cv_.wait_for(lock, absl::ToChronoNanoseconds(std::min(backoff, deadline_ - now)),
-                   [this] { return Finished(); });
+      cv_.wait_for(lock, absl::ToChronoNanoseconds(std::min(backoff, deadline_ - now)), [this] { return Finished(); });
       if (Finished()) return;
       backoff = std::min(backoff * 2, kMaxBackoff);
     }
@@ -285,8 +284,8 @@ class Run {
     std::lock_guard<std::mutex> lock(mu_);
     if (counted.images() == 0) return absl::OkStatus();
     if (!model_sha256_.empty() && model_sha256_ != response.report().model_sha256()) {
-      return absl::FailedPreconditionError(absl::StrCat("servers answer with different models (sha256 ",
-                                                        model_sha256_, " and ", response.report().model_sha256(),
+      return absl::FailedPreconditionError(absl::StrCat("servers answer with different models (sha256 ", model_sha256_,
+                                                        " and ", response.report().model_sha256(),
                                                         "); point the client at replicas of one model"));
     }
     model_sha256_ = response.report().model_sha256();
@@ -294,10 +293,10 @@ class Run {
   }
 
   // Checks one batch's answers and stores them in their records' slots.
-  absl::Status CheckAndStore(const Batch& batch, const v1::EvaluateResponse& response,
-                             ClassificationMetrics& counted) {
+  absl::Status CheckAndStore(const Batch& batch, const v1::EvaluateResponse& response, ClassificationMetrics& counted) {
     if (response.predictions_size() != batch.end - batch.begin) {
-      return Mismatch(absl::StrCat(response.predictions_size(), " predictions for a batch of ", batch.end - batch.begin));
+      return Mismatch(
+          absl::StrCat(response.predictions_size(), " predictions for a batch of ", batch.end - batch.begin));
     }
     for (int64_t i = batch.begin; i < batch.end; ++i) {
       const v1::Prediction& prediction = response.predictions(static_cast<int>(i - batch.begin));
@@ -336,10 +335,10 @@ class Run {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<int> pending_;        // batches not sent, or sent on a stream that broke
+  std::deque<int> pending_;  // batches not sent, or sent on a stream that broke
   int64_t answered_images_ = 0;
-  int open_streams_ = 0;           // streams of this run between opening and Finish()
-  absl::Status fatal_;             // the first error that ends the run
+  int open_streams_ = 0;                      // streams of this run between opening and Finish()
+  absl::Status fatal_;                        // the first error that ends the run
   std::vector<ImagePrediction> predictions_;  // one slot per record, in data order
   ClassificationMetrics server_counts_;       // the streams' reports, summed
   std::string model_sha256_;
@@ -354,10 +353,9 @@ absl::StatusOr<EvaluationResult> RunEvaluation(v1::Evaluator::StubInterface& stu
                                                const EvaluateOptions& options, const std::string& auth_token) {
   if (images.size() == 0) return absl::InvalidArgumentError("no images to evaluate");
   if (options.batch_size < 1 || options.streams < 1 || options.window < 1 || options.batches_per_stream < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("batch size (", options.batch_size, "), streams (",
-                                                   options.streams, ") and window (", options.window,
-                                                   ") must each be at least 1, batches_per_stream (",
-                                                   options.batches_per_stream, ") at least 0"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "batch size (", options.batch_size, "), streams (", options.streams, ") and window (", options.window,
+        ") must each be at least 1, batches_per_stream (", options.batches_per_stream, ") at least 0"));
   }
   return Run(stub, images, options, auth_token).Execute();
 }

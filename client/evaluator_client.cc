@@ -42,9 +42,10 @@ absl::StatusOr<std::string> ChannelTarget(const std::string& servers) {
     const bool ipv4 = !host.empty() && colon != absl::string_view::npos && colon + 1 < entry.size() &&
                       host.find_first_not_of("0123456789.") == absl::string_view::npos;
     if (!ipv4) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "'", entry, "' in the server list is not an IPv4 HOST:PORT; list IPv4 addresses, or give one DNS name "
-          "that resolves to every replica"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", entry,
+                       "' in the server list is not an IPv4 HOST:PORT; list IPv4 addresses, or give one DNS name "
+                       "that resolves to every replica"));
     }
   }
   return absl::StrCat("ipv4:", servers);

@@ -81,7 +81,7 @@ struct EvaluationResult {
   // every answer. The server's reports carry no AUC: it needs every score,
   // and a stream's state in the server stays a few counters however long.
   OneVsRestAuc auc;
-  std::vector<ImagePrediction> predictions;      // in data order
+  std::vector<ImagePrediction> predictions;  // in data order
   // The server's own counts, summed over the streams (equal to `metrics`, or
   // Evaluate() fails): each stream's final report, or for a stream that
   // broke, the running totals it confirmed; model_sha256 is the model that
@@ -137,7 +137,7 @@ class EvaluatorClient {
   absl::StatusOr<v1::ModelInfo> GetModelInfo(absl::Duration timeout) const;
   // The grpc.health.v1 status of `service` ("" for the whole server).
   absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> CheckHealth(const std::string& service,
-                                                                                    absl::Duration timeout) const;
+                                                                                   absl::Duration timeout) const;
 
  private:
   // Sets the deadline and the token on a call.

@@ -24,11 +24,20 @@ std::string Html(absl::string_view text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -46,9 +55,9 @@ std::string HeatColor(double fraction) {
 
 std::string ConfusionSvg(const ClassificationMetrics& metrics, const std::vector<std::string>& names) {
   const int n = metrics.num_classes(), cell = 44, left = 110, top = 100;
-  std::string svg = absl::StrFormat(
-      "<svg role=\"img\" aria-label=\"confusion matrix\" width=\"%d\" height=\"%d\" font-size=\"12\">",
-      left + n * cell + 10, top + n * cell + 10);
+  std::string svg =
+      absl::StrFormat("<svg role=\"img\" aria-label=\"confusion matrix\" width=\"%d\" height=\"%d\" font-size=\"12\">",
+                      left + n * cell + 10, top + n * cell + 10);
   absl::StrAppend(&svg, "<text x=\"", left + n * cell / 2, "\" y=\"14\" text-anchor=\"middle\">predicted</text>");
   absl::StrAppend(&svg, "<text x=\"12\" y=\"", top + n * cell / 2,
                   "\" text-anchor=\"middle\" transform=\"rotate(-90 12 ", top + n * cell / 2, ")\">true</text>");
@@ -56,8 +65,8 @@ std::string ConfusionSvg(const ClassificationMetrics& metrics, const std::vector
     absl::StrAppend(&svg, "<text x=\"", left + c * cell + cell / 2, "\" y=\"", top - 8,
                     "\" text-anchor=\"start\" transform=\"rotate(-45 ", left + c * cell + cell / 2, " ", top - 8,
                     ")\">", Html(names[c]), "</text>");
-    absl::StrAppend(&svg, "<text x=\"", left - 6, "\" y=\"", top + c * cell + cell / 2 + 4,
-                    "\" text-anchor=\"end\">", Html(names[c]), "</text>");
+    absl::StrAppend(&svg, "<text x=\"", left - 6, "\" y=\"", top + c * cell + cell / 2 + 4, "\" text-anchor=\"end\">",
+                    Html(names[c]), "</text>");
   }
   for (int t = 0; t < n; ++t) {
     const int64_t row = metrics.class_images(t);
@@ -68,8 +77,7 @@ std::string ConfusionSvg(const ClassificationMetrics& metrics, const std::vector
                       "\" height=\"", cell, "\" fill=\"", HeatColor(fraction), "\" stroke=\"#ddd\"><title>true ",
                       Html(names[t]), ", predicted ", Html(names[p]), ": ", count, "</title></rect>");
       absl::StrAppend(&svg, "<text x=\"", left + p * cell + cell / 2, "\" y=\"", top + t * cell + cell / 2 + 4,
-                      "\" text-anchor=\"middle\" fill=\"", fraction > 0.5 ? "#fff" : "#222", "\">", count,
-                      "</text>");
+                      "\" text-anchor=\"middle\" fill=\"", fraction > 0.5 ? "#fff" : "#222", "\">", count, "</text>");
     }
   }
   return svg + "</svg>";
@@ -82,8 +90,8 @@ std::string PerClassSvg(const ClassificationMetrics& metrics, const std::vector<
       left + width + 150, n * bar + 10);
   for (int c = 0; c < n; ++c) {
     const double accuracy = metrics.class_accuracy(c);
-    absl::StrAppend(&svg, "<text x=\"", left - 6, "\" y=\"", c * bar + 15, "\" text-anchor=\"end\">",
-                    Html(names[c]), "</text>");
+    absl::StrAppend(&svg, "<text x=\"", left - 6, "\" y=\"", c * bar + 15, "\" text-anchor=\"end\">", Html(names[c]),
+                    "</text>");
     absl::StrAppend(&svg, "<rect x=\"", left, "\" y=\"", c * bar + 3, "\" width=\"", width, "\" height=\"", bar - 6,
                     "\" fill=\"#eee\"/>");
     absl::StrAppend(&svg, "<rect x=\"", left, "\" y=\"", c * bar + 3, "\" width=\"",
@@ -108,9 +116,9 @@ std::string RocSvg(const EvaluationResult& result, const std::vector<std::string
   const int left = 50, top = 10, size = 320, legend = 190;
   auto x = [&](double v) { return absl::StrFormat("%.1f", left + v * size); };
   auto y = [&](double v) { return absl::StrFormat("%.1f", top + (1 - v) * size); };
-  std::string svg = absl::StrFormat(
-      "<svg role=\"img\" aria-label=\"ROC curves\" width=\"%d\" height=\"%d\" font-size=\"12\">",
-      left + size + legend, top + size + 45);
+  std::string svg =
+      absl::StrFormat("<svg role=\"img\" aria-label=\"ROC curves\" width=\"%d\" height=\"%d\" font-size=\"12\">",
+                      left + size + legend, top + size + 45);
   absl::StrAppend(&svg, "<rect x=\"", left, "\" y=\"", top, "\" width=\"", size, "\" height=\"", size,
                   "\" fill=\"none\" stroke=\"#999\"/>");
   absl::StrAppend(&svg, "<line x1=\"", x(0), "\" y1=\"", y(0), "\" x2=\"", x(1), "\" y2=\"", y(1),
@@ -132,8 +140,8 @@ std::string RocSvg(const EvaluationResult& result, const std::vector<std::string
       absl::StrAppend(&points, x(point.false_positive_rate), ",", y(point.true_positive_rate), " ");
     }
     if (!points.empty()) {
-      absl::StrAppend(&svg, "<polyline fill=\"none\" stroke-width=\"1.5\" stroke=\"", color, "\" points=\"",
-                      points, "\"/>");
+      absl::StrAppend(&svg, "<polyline fill=\"none\" stroke-width=\"1.5\" stroke=\"", color, "\" points=\"", points,
+                      "\"/>");
     }
     const int row = top + 14 + c * 18;
     absl::StrAppend(&svg, "<rect x=\"", left + size + 12, "\" y=\"", row - 9, "\" width=\"10\" height=\"10\" fill=\"",
@@ -241,10 +249,9 @@ absl::Status WriteReportHtml(const std::string& path, const EvaluationResult& re
   const std::vector<std::string>& names = context.class_names;
   if (static_cast<int>(names.size()) != metrics.num_classes() ||
       images.size() != static_cast<int64_t>(result.predictions.size())) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": the report needs one class name per class (",
-                                                   names.size(), " for ", metrics.num_classes(),
-                                                   ") and one image per prediction (", images.size(), " for ",
-                                                   result.predictions.size(), ")"));
+    return absl::InvalidArgumentError(absl::StrCat(path, ": the report needs one class name per class (", names.size(),
+                                                   " for ", metrics.num_classes(), ") and one image per prediction (",
+                                                   images.size(), " for ", result.predictions.size(), ")"));
   }
   const Calibration calibration = ComputeCalibration(result.predictions);
   const std::string top1 = absl::StrCat(Percent(metrics.top1()), " (", metrics.correct(), "/", metrics.images(), ")");
@@ -253,7 +260,9 @@ absl::Status WriteReportHtml(const std::string& path, const EvaluationResult& re
   std::string html = absl::StrCat(
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<meta name=\"viewport\" content=\"width=device-width\">"
-      "<title>ResNet8 evaluation: ", top1, "</title><style>"
+      "<title>ResNet8 evaluation: ",
+      top1,
+      "</title><style>"
       "body{font-family:sans-serif;margin:2em;color:#222;max-width:1100px}"
       "h1{font-size:1.8em}h2{margin-top:1.6em;border-bottom:1px solid #ccc}"
       "dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{color:#666}dd{margin:0;"
@@ -261,27 +270,28 @@ absl::Status WriteReportHtml(const std::string& path, const EvaluationResult& re
       ".wrong{display:flex;flex-wrap:wrap;gap:1em}.wrong figure{margin:0;width:150px;font-size:.85em}"
       ".wrong img{width:128px;height:128px;image-rendering:pixelated;border:1px solid #999}"
       "</style></head><body>\n");
-  absl::StrAppend(&html, "<h1 id=\"headline\">top-1 accuracy: ", top1, ", AUC ", AucText(result.auc.macro),
-                  "</h1>\n<dl>",
-                  "<dt>model sha256</dt><dd id=\"model-sha256\">", Html(context.model_sha256), "</dd>",
-                  "<dt>data</dt><dd>", Html(context.data_path),
-                  context.subset.empty() ? "" : absl::StrCat(" (subset ", Html(context.subset), ")"), "</dd>",
-                  "<dt>data sha256</dt><dd id=\"data-sha256\">", Html(context.data_sha256), "</dd>",
-                  "<dt>server</dt><dd>", Html(context.server), "</dd>", "<dt>date</dt><dd>", date, "</dd>",
-                  "<dt>throughput</dt><dd>",
-                  absl::StrFormat("%.2f s, %.0f images/s", result.seconds,
-                                  result.seconds > 0 ? metrics.images() / result.seconds : 0.0),
-                  "</dd></dl>\n");
-  absl::StrAppend(&html, "<h2>Confusion matrix</h2><p>Rows are the true class, columns the predicted one; the shade "
-                         "is the share of the row.</p>\n", ConfusionSvg(metrics, names), "\n");
+  absl::StrAppend(
+      &html, "<h1 id=\"headline\">top-1 accuracy: ", top1, ", AUC ", AucText(result.auc.macro), "</h1>\n<dl>",
+      "<dt>model sha256</dt><dd id=\"model-sha256\">", Html(context.model_sha256), "</dd>", "<dt>data</dt><dd>",
+      Html(context.data_path), context.subset.empty() ? "" : absl::StrCat(" (subset ", Html(context.subset), ")"),
+      "</dd>", "<dt>data sha256</dt><dd id=\"data-sha256\">", Html(context.data_sha256), "</dd>", "<dt>server</dt><dd>",
+      Html(context.server), "</dd>", "<dt>date</dt><dd>", date, "</dd>", "<dt>throughput</dt><dd>",
+      absl::StrFormat("%.2f s, %.0f images/s", result.seconds,
+                      result.seconds > 0 ? metrics.images() / result.seconds : 0.0),
+      "</dd></dl>\n");
+  absl::StrAppend(&html,
+                  "<h2>Confusion matrix</h2><p>Rows are the true class, columns the predicted one; the shade "
+                  "is the share of the row.</p>\n",
+                  ConfusionSvg(metrics, names), "\n");
   absl::StrAppend(&html, "<h2>Per-class accuracy</h2>\n", PerClassSvg(metrics, names), "\n");
-  absl::StrAppend(&html, "<h2>ROC curves</h2><p>Each class against the rest. AUC (macro over ",
-                  result.auc.classes_averaged, " classes, as sklearn's <code>roc_auc_score</code> with "
-                  "<code>multi_class=\"ovr\"</code>): <strong id=\"auc\">", AucText(result.auc.macro),
-                  "</strong>; MLPerf Tiny scores image classification by top-1 and this AUC.</p>\n",
-                  RocSvg(result, names), "\n");
-  absl::StrAppend(&html, "<h2>Calibration</h2><p>Expected calibration error (",
-                  calibration.bins.size(), " equal-width bins): <strong id=\"ece\">",
+  absl::StrAppend(
+      &html, "<h2>ROC curves</h2><p>Each class against the rest. AUC (macro over ", result.auc.classes_averaged,
+      " classes, as sklearn's <code>roc_auc_score</code> with "
+      "<code>multi_class=\"ovr\"</code>): <strong id=\"auc\">",
+      AucText(result.auc.macro), "</strong>; MLPerf Tiny scores image classification by top-1 and this AUC.</p>\n",
+      RocSvg(result, names), "\n");
+  absl::StrAppend(&html, "<h2>Calibration</h2><p>Expected calibration error (", calibration.bins.size(),
+                  " equal-width bins): <strong id=\"ece\">",
                   absl::StrFormat("%.4f", calibration.expected_calibration_error),
                   "</strong>. Bars show the accuracy of the images whose top probability falls in each bin; "
                   "a perfectly calibrated model follows the dashed diagonal.</p>\n",
@@ -303,10 +313,10 @@ absl::Status WriteReportHtml(const std::string& path, const EvaluationResult& re
     absl::StatusOr<std::string> png = EncodePng(rgb, kSide, kSide);
     if (!png.ok()) return absl::InternalError(absl::StrCat(path, ": ", png.status().message()));
     const std::string what = p.file.empty() ? absl::StrCat("record ", p.index) : Html(p.file);
-    absl::StrAppend(&html, "<figure><img alt=\"", what, "\" src=\"data:image/png;base64,",
-                    absl::Base64Escape(*png), "\"><figcaption>", what, "<br>true <b>", Html(names[p.label]),
-                    "</b>, predicted <b>", Html(names[p.predicted]), "</b> (p=",
-                    absl::StrFormat("%.4f", p.probabilities[p.predicted]), ")</figcaption></figure>\n");
+    absl::StrAppend(&html, "<figure><img alt=\"", what, "\" src=\"data:image/png;base64,", absl::Base64Escape(*png),
+                    "\"><figcaption>", what, "<br>true <b>", Html(names[p.label]), "</b>, predicted <b>",
+                    Html(names[p.predicted]), "</b> (p=", absl::StrFormat("%.4f", p.probabilities[p.predicted]),
+                    ")</figcaption></figure>\n");
   }
   if (wrong.empty()) absl::StrAppend(&html, "<p>No image was classified wrongly.</p>");
   // Marks the page as rendered once every thumbnail has decoded, so a

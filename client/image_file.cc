@@ -5,10 +5,10 @@
 #include <jpeglib.h>
 // clang-format on
 #include <png.h>
-#include <csetjmp>
 
 #include <algorithm>
 #include <cmath>
+#include <csetjmp>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -30,8 +30,8 @@ absl::StatusOr<RgbImage> DecodePng(const std::string& path) {
   }
   if (image.width > kMaxSide || image.height > kMaxSide) {
     png_image_free(&image);
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", image.width, "x", image.height, " is larger than ",
-                                                   kMaxSide, "x", kMaxSide));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", image.width, "x", image.height, " is larger than ", kMaxSide, "x", kMaxSide));
   }
   image.format = PNG_FORMAT_RGB;  // libpng drops alpha (over black) and expands grey
   RgbImage rgb{image.width, image.height, std::vector<uint8_t>(PNG_IMAGE_SIZE(image))};

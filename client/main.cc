@@ -86,8 +86,8 @@ absl::Duration Timeout(absl::Duration fallback) {
 absl::Status AtServer(const absl::Status& status) {
   if (status.ok()) return status;
   if (status.code() == absl::StatusCode::kUnavailable || status.code() == absl::StatusCode::kDeadlineExceeded) {
-    return absl::Status(status.code(),
-                        absl::StrCat("server ", absl::GetFlag(FLAGS_server), " unreachable or not ready: ", status.message()));
+    return absl::Status(status.code(), absl::StrCat("server ", absl::GetFlag(FLAGS_server),
+                                                    " unreachable or not ready: ", status.message()));
   }
   return absl::Status(status.code(), absl::StrCat("server ", absl::GetFlag(FLAGS_server), ": ", status.message()));
 }
@@ -99,8 +99,8 @@ class Progress {
   void Update(int64_t done, int64_t total) {
     if (terminal_) {
       const int width = 40, filled = static_cast<int>(width * done / total);
-      std::cerr << "\r[" << std::string(filled, '=') << std::string(width - filled, ' ') << "] " << done << "/"
-                << total << " images" << (done == total ? "\n" : "") << std::flush;
+      std::cerr << "\r[" << std::string(filled, '=') << std::string(width - filled, ' ') << "] " << done << "/" << total
+                << " images" << (done == total ? "\n" : "") << std::flush;
     } else if (done * 10 / total > last_decile_ || done == total) {
       last_decile_ = done * 10 / total;
       std::cerr << "evaluated " << done << "/" << total << " images\n";
@@ -155,15 +155,16 @@ absl::Status Evaluate(const EvaluatorClient& client) {
   options.timeout = Timeout(absl::InfiniteDuration());
   options.reconnect_budget = absl::Seconds(absl::GetFlag(FLAGS_reconnect_seconds));
   options.batches_per_stream = absl::GetFlag(FLAGS_batches_per_stream);
-  options.streams = absl::GetFlag(FLAGS_streams) > 0 ? absl::GetFlag(FLAGS_streams)
-                                                     : CountListedServers(absl::GetFlag(FLAGS_server));
+  options.streams =
+      absl::GetFlag(FLAGS_streams) > 0 ? absl::GetFlag(FLAGS_streams) : CountListedServers(absl::GetFlag(FLAGS_server));
   Progress progress;
   options.on_progress = [&progress](int64_t done, int64_t total) { progress.Update(done, total); };
 
   absl::StatusOr<v1::ModelInfo> info = client.GetModelInfo(Timeout(absl::Seconds(10)));
   if (!info.ok()) return AtServer(info.status());
   if (options.batch_size > static_cast<int64_t>(info->limits().max_batch_images())) {
-    return absl::InvalidArgumentError(absl::StrCat("--batch_size=", options.batch_size, " exceeds the server's max_batch_images of ",
+    return absl::InvalidArgumentError(absl::StrCat("--batch_size=", options.batch_size,
+                                                   " exceeds the server's max_batch_images of ",
                                                    info->limits().max_batch_images()));
   }
   absl::StatusOr<EvaluationResult> result = client.Evaluate(images, options);

@@ -48,16 +48,16 @@ std::string FormatReport(const EvaluationResult& result, const ReportContext& co
   const ClassificationMetrics& m = result.metrics;
   std::string out;
   absl::StrAppend(&out, "model sha256: ", context.model_sha256, "\n");
-  absl::StrAppend(&out, "data:         ", context.data_path, context.subset.empty() ? "" : " (subset " + context.subset + ")",
-                  "\n");
+  absl::StrAppend(&out, "data:         ", context.data_path,
+                  context.subset.empty() ? "" : " (subset " + context.subset + ")", "\n");
   absl::StrAppend(&out, ScoreLine(result), "\n");
   absl::StrAppend(&out, "  (AUC: sklearn's roc_auc_score, one-vs-rest, macro over ", result.auc.classes_averaged,
                   " classes with positives and negatives; MLPerf Tiny scores top-1 and this AUC)\n\n");
   absl::StrAppend(&out, absl::StrFormat("%-12s %7s %8s %9s %8s\n", "class", "images", "correct", "accuracy", "AUC"));
   for (int c = 0; c < m.num_classes(); ++c) {
-    absl::StrAppend(&out, absl::StrFormat("%-12s %7d %8d %8.2f%% %8s\n", ClassName(context, c), m.class_images(c),
-                                          m.class_correct(c), 100.0 * m.class_accuracy(c),
-                                          AucText(result.auc.of_class(c))));
+    absl::StrAppend(&out,
+                    absl::StrFormat("%-12s %7d %8d %8.2f%% %8s\n", ClassName(context, c), m.class_images(c),
+                                    m.class_correct(c), 100.0 * m.class_accuracy(c), AucText(result.auc.of_class(c))));
   }
   absl::StrAppend(&out, "\nconfusion matrix (rows: label, columns: predicted)\n", absl::StrFormat("%-12s", ""));
   for (int c = 0; c < m.num_classes(); ++c) absl::StrAppend(&out, absl::StrFormat("%6.5s", ClassName(context, c)));
@@ -83,9 +83,12 @@ absl::Status WriteReportJson(const std::string& path, const EvaluationResult& re
   json["auc_classes_averaged"] = result.auc.classes_averaged;
   json["per_class"] = nlohmann::ordered_json::array();
   for (int c = 0; c < m.num_classes(); ++c) {
-    json["per_class"].push_back({{"class_index", c}, {"class_name", ClassName(context, c)},
-                                 {"images", m.class_images(c)}, {"correct", m.class_correct(c)},
-                                 {"accuracy", m.class_accuracy(c)}, {"auc", JsonOrNull(result.auc.of_class(c))}});
+    json["per_class"].push_back({{"class_index", c},
+                                 {"class_name", ClassName(context, c)},
+                                 {"images", m.class_images(c)},
+                                 {"correct", m.class_correct(c)},
+                                 {"accuracy", m.class_accuracy(c)},
+                                 {"auc", JsonOrNull(result.auc.of_class(c))}});
   }
   json["confusion_matrix"] = nlohmann::ordered_json::array();
   for (int label = 0; label < m.num_classes(); ++label) {

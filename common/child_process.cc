@@ -53,8 +53,8 @@ void KillAndReap(pid_t pid) {
 
 }  // namespace
 
-absl::StatusOr<std::string> RunInChildProcess(const std::function<std::string()>& work,
-                                              absl::Duration time_limit, size_t max_output_bytes) {
+absl::StatusOr<std::string> RunInChildProcess(const std::function<std::string()>& work, absl::Duration time_limit,
+                                              size_t max_output_bytes) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
     return absl::InternalError(absl::StrCat("pipe() failed: ", std::strerror(errno)));
@@ -79,8 +79,7 @@ absl::StatusOr<std::string> RunInChildProcess(const std::function<std::string()>
   while (true) {
     const int64_t wait_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
     if (wait_ms <= 0) {
-      failure = absl::DeadlineExceededError(
-          absl::StrCat("did not finish within ", absl::FormatDuration(time_limit)));
+      failure = absl::DeadlineExceededError(absl::StrCat("did not finish within ", absl::FormatDuration(time_limit)));
       break;
     }
     pollfd poll_fd{fds[0], POLLIN, 0};
@@ -94,8 +93,8 @@ absl::StatusOr<std::string> RunInChildProcess(const std::function<std::string()>
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) break;  // end of output (or a read error, judged by the exit status)
     if (output.size() + static_cast<size_t>(n) > max_output_bytes) {
-      failure = absl::ResourceExhaustedError(
-          absl::StrCat("produced more than the limit of ", max_output_bytes, " bytes"));
+      failure =
+          absl::ResourceExhaustedError(absl::StrCat("produced more than the limit of ", max_output_bytes, " bytes"));
       break;
     }
     output.append(chunk, static_cast<size_t>(n));
@@ -108,8 +107,7 @@ absl::StatusOr<std::string> RunInChildProcess(const std::function<std::string()>
   const int status = WaitForExit(pid);
   if (WIFSIGNALED(status)) {
     const int signal_number = WTERMSIG(status);
-    return absl::AbortedError(
-        absl::StrCat("crashed (signal ", signal_number, ", ", strsignal(signal_number), ")"));
+    return absl::AbortedError(absl::StrCat("crashed (signal ", signal_number, ", ", strsignal(signal_number), ")"));
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     return absl::AbortedError(absl::StrCat("exited with status ", WEXITSTATUS(status)));

@@ -30,8 +30,8 @@ namespace resnet8 {
 // `work` runs in a child that has only the calling thread, so it must not
 // wait for other threads or for locks they may hold (malloc is safe in glibc).
 // Thread-safe; blocks the calling thread until the child is reaped.
-absl::StatusOr<std::string> RunInChildProcess(const std::function<std::string()>& work,
-                                              absl::Duration time_limit, size_t max_output_bytes);
+absl::StatusOr<std::string> RunInChildProcess(const std::function<std::string()>& work, absl::Duration time_limit,
+                                              size_t max_output_bytes);
 
 }  // namespace resnet8
 

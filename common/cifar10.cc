@@ -5,10 +5,10 @@
 #include <fstream>
 #include <iterator>
 
-#include "absl/strings/string_view.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "common/status_macros.h"
 
 namespace resnet8 {
@@ -43,8 +43,8 @@ absl::StatusOr<std::vector<std::string>> ReadClassNames(const std::string& direc
     if (!name.empty()) names.push_back(name);
   }
   if (names.size() != kCifarClasses) {
-    return absl::InvalidArgumentError(absl::StrCat(meta, ": expected ", kCifarClasses,
-                                                   " class names (one per line), found ", names.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(meta, ": expected ", kCifarClasses, " class names (one per line), found ", names.size()));
   }
   return names;
 }
@@ -52,8 +52,8 @@ absl::StatusOr<std::vector<std::string>> ReadClassNames(const std::string& direc
 }  // namespace
 
 const std::vector<std::string>& StandardCifar10ClassNames() {
-  static const auto* names = new std::vector<std::string>{
-      "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
+  static const auto* names = new std::vector<std::string>{"airplane", "automobile", "bird",  "cat",  "deer",
+                                                          "dog",      "frog",       "horse", "ship", "truck"};
   return *names;
 }
 
@@ -64,14 +64,15 @@ absl::StatusOr<CifarDataset> ReadCifar10(const std::string& path) {
     dataset.path = path + "/test_batch.bin";
     struct stat info;
     if (stat(dataset.path.c_str(), &info) != 0) {
-      return absl::NotFoundError(absl::StrCat(path, ": directory has no test_batch.bin (give a batch file to read another)"));
+      return absl::NotFoundError(
+          absl::StrCat(path, ": directory has no test_batch.bin (give a batch file to read another)"));
     }
   }
   ASSIGN_OR_RETURN(std::string bytes, ReadWholeFile(dataset.path));
   const std::string& file = dataset.path;
   if (bytes.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(file, ": empty file, expected CIFAR-10 records of ",
-                                                   kCifarRecordBytes, " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(file, ": empty file, expected CIFAR-10 records of ", kCifarRecordBytes, " bytes"));
   }
   if (bytes.size() % kCifarRecordBytes != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -87,9 +88,8 @@ absl::StatusOr<CifarDataset> ReadCifar10(const std::string& path) {
     const char* record = bytes.data() + i * kCifarRecordBytes;
     const uint8_t label = static_cast<uint8_t>(record[0]);
     if (label >= kCifarClasses) {
-      return absl::InvalidArgumentError(absl::StrCat(file, ": record ", i, " has label ", label,
-                                                     ", outside 0..", kCifarClasses - 1,
-                                                     " (not a CIFAR-10 file, or CIFAR-100?)"));
+      return absl::InvalidArgumentError(absl::StrCat(file, ": record ", i, " has label ", label, ", outside 0..",
+                                                     kCifarClasses - 1, " (not a CIFAR-10 file, or CIFAR-100?)"));
     }
     images.labels[i] = label;
     images.indices[i] = i;
@@ -103,7 +103,8 @@ absl::StatusOr<LabeledImages> SelectRecords(const LabeledImages& all, absl::Span
   LabeledImages subset;
   for (int64_t index : indices) {
     if (index < 0 || index >= all.size()) {
-      return absl::OutOfRangeError(absl::StrCat("record ", index, " requested, but the data has ", all.size(), " records"));
+      return absl::OutOfRangeError(
+          absl::StrCat("record ", index, " requested, but the data has ", all.size(), " records"));
     }
     absl::Span<const uint8_t> image = all.image(index);
     subset.pixels.insert(subset.pixels.end(), image.begin(), image.end());

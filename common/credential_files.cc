@@ -40,8 +40,8 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
   if (token.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": the token file is empty"));
   for (char c : token) {
     if (c <= ' ' || c > '~') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ": the token holds a space or a character that is not printable ASCII"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": the token holds a space or a character that is not printable ASCII"));
     }
   }
   return token;

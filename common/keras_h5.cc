@@ -8,9 +8,9 @@
 #include <optional>
 #include <utility>
 
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "common/child_process.h"
 #include "common/status_macros.h"
 
@@ -80,33 +80,29 @@ class Reader {
     }
 
     KerasH5File result;
-    ASSIGN_OR_RETURN(std::optional<std::string> config,
-                     ReadStringAttribute(file.get(), "model_config", "/"));
+    ASSIGN_OR_RETURN(std::optional<std::string> config, ReadStringAttribute(file.get(), "model_config", "/"));
     if (!config.has_value()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path_, ": no root attribute 'model_config'; weights-only files (save_weights) "
-                 "do not describe the graph and cannot be converted"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path_,
+                       ": no root attribute 'model_config'; weights-only files (save_weights) "
+                       "do not describe the graph and cannot be converted"));
     }
     result.model_config_json = std::move(*config);
-    ASSIGN_OR_RETURN(std::optional<std::string> version,
-                     ReadStringAttribute(file.get(), "keras_version", "/"));
+    ASSIGN_OR_RETURN(std::optional<std::string> version, ReadStringAttribute(file.get(), "keras_version", "/"));
     result.keras_version = version.value_or("");
-    ASSIGN_OR_RETURN(std::optional<std::string> backend,
-                     ReadStringAttribute(file.get(), "backend", "/"));
+    ASSIGN_OR_RETURN(std::optional<std::string> backend, ReadStringAttribute(file.get(), "backend", "/"));
     result.backend = backend.value_or("");
 
     if (H5Lexists(file.get(), "model_weights", H5P_DEFAULT) <= 0) {
       H5Eclear2(H5E_DEFAULT);
-      return absl::InvalidArgumentError(
-          absl::StrCat(path_, ": no group 'model_weights'; the file holds no weights"));
+      return absl::InvalidArgumentError(absl::StrCat(path_, ": no group 'model_weights'; the file holds no weights"));
     }
     Handle weights_group(H5Gopen2(file.get(), "model_weights", H5P_DEFAULT), H5Gclose);
     if (!weights_group.valid()) return Error("cannot open group 'model_weights'");
     ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> layer_names,
                      ReadStringListAttribute(weights_group.get(), "layer_names", "model_weights"));
     if (!layer_names.has_value()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path_, ": group 'model_weights' has no attribute 'layer_names'"));
+      return absl::InvalidArgumentError(absl::StrCat(path_, ": group 'model_weights' has no attribute 'layer_names'"));
     }
     for (const std::string& layer : *layer_names) {
       ASSIGN_OR_RETURN(KerasLayerWeights weights, ReadLayer(weights_group.get(), layer));
@@ -117,8 +113,7 @@ class Reader {
 
  private:
   absl::Status Error(absl::string_view what) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path_, ": ", what, " (HDF5: ", TakeHdf5ErrorText(), ")"));
+    return absl::InvalidArgumentError(absl::StrCat(path_, ": ", what, " (HDF5: ", TakeHdf5ErrorText(), ")"));
   }
 
   absl::StatusOr<KerasLayerWeights> ReadLayer(hid_t weights_group, const std::string& layer) {
@@ -127,8 +122,8 @@ class Reader {
     const std::string where = absl::StrCat("layer '", layer, "'");
     if (layer.empty() || H5Lexists(weights_group, layer.c_str(), H5P_DEFAULT) <= 0) {
       H5Eclear2(H5E_DEFAULT);
-      return absl::InvalidArgumentError(absl::StrCat(
-          path_, ": model_weights/layer_names lists '", layer, "' but there is no such group"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path_, ": model_weights/layer_names lists '", layer, "' but there is no such group"));
     }
     Handle group(H5Gopen2(weights_group, layer.c_str(), H5P_DEFAULT), H5Gclose);
     if (!group.valid()) return Error(absl::StrCat("cannot open group of ", where));
@@ -141,22 +136,19 @@ class Reader {
     return result;
   }
 
-  absl::StatusOr<KerasWeight> ReadWeight(hid_t group, const std::string& layer,
-                                         const std::string& name) {
+  absl::StatusOr<KerasWeight> ReadWeight(hid_t group, const std::string& layer, const std::string& name) {
     const std::string where = absl::StrCat("layer '", layer, "' weight '", name, "'");
     if (name.empty() || H5Lexists(group, name.c_str(), H5P_DEFAULT) <= 0) {
       H5Eclear2(H5E_DEFAULT);
       // H5Lexists fails on a missing intermediate group too; both mean missing.
-      return absl::InvalidArgumentError(
-          absl::StrCat(path_, ": ", where, " is listed in weight_names but not stored"));
+      return absl::InvalidArgumentError(absl::StrCat(path_, ": ", where, " is listed in weight_names but not stored"));
     }
     Handle dataset(H5Dopen2(group, name.c_str(), H5P_DEFAULT), H5Dclose);
     if (!dataset.valid()) return Error(absl::StrCat("cannot open ", where));
     Handle type(H5Dget_type(dataset.get()), H5Tclose);
     if (!type.valid() || H5Tget_class(type.get()) != H5T_FLOAT) {
       H5Eclear2(H5E_DEFAULT);
-      return absl::InvalidArgumentError(
-          absl::StrCat(path_, ": ", where, " is not floating point"));
+      return absl::InvalidArgumentError(absl::StrCat(path_, ": ", where, " is not floating point"));
     }
     Handle space(H5Dget_space(dataset.get()), H5Sclose);
     int rank = space.valid() ? H5Sget_simple_extent_ndims(space.get()) : -1;
@@ -169,36 +161,35 @@ class Reader {
     weight.name = name;
     int64_t elements = 1;
     for (hsize_t dim : dims) {
-      if (dim > static_cast<hsize_t>(kMaxWeightElements) ||
-          elements * static_cast<int64_t>(dim) > kMaxWeightElements) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            path_, ": ", where, " is larger than the limit of ", kMaxWeightElements, " values"));
+      if (dim > static_cast<hsize_t>(kMaxWeightElements) || elements * static_cast<int64_t>(dim) > kMaxWeightElements) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path_, ": ", where, " is larger than the limit of ", kMaxWeightElements, " values"));
       }
       elements *= static_cast<int64_t>(dim);
       weight.shape.push_back(static_cast<int64_t>(dim));
     }
     total_elements_ += elements;
     if (total_elements_ > kMaxTotalWeightElements) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path_, ": weights exceed the limit of ", kMaxTotalWeightElements, " values in total"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path_, ": weights exceed the limit of ", kMaxTotalWeightElements, " values in total"));
     }
     weight.values.resize(elements);
-    if (elements > 0 && H5Dread(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                                weight.values.data()) < 0) {
+    if (elements > 0 &&
+        H5Dread(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, weight.values.data()) < 0) {
       return Error(absl::StrCat("cannot read ", where, " (truncated or corrupt file?)"));
     }
     for (int64_t i = 0; i < elements; ++i) {
       if (!std::isfinite(weight.values[i])) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            path_, ": ", where, " has a non-finite value (", weight.values[i], ") at flat index ", i));
+        return absl::InvalidArgumentError(
+            absl::StrCat(path_, ": ", where, " has a non-finite value (", weight.values[i], ") at flat index ", i));
       }
     }
     return weight;
   }
 
   // Returns nullopt when the attribute does not exist.
-  absl::StatusOr<std::optional<std::vector<std::string>>> ReadStringListAttribute(
-      hid_t object, const char* name, absl::string_view where) {
+  absl::StatusOr<std::optional<std::vector<std::string>>> ReadStringListAttribute(hid_t object, const char* name,
+                                                                                  absl::string_view where) {
     if (H5Aexists(object, name) <= 0) {
       H5Eclear2(H5E_DEFAULT);
       return std::nullopt;
@@ -252,13 +243,11 @@ class Reader {
 
   absl::StatusOr<std::optional<std::string>> ReadStringAttribute(hid_t object, const char* name,
                                                                  absl::string_view where) {
-    ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> values,
-                     ReadStringListAttribute(object, name, where));
+    ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> values, ReadStringListAttribute(object, name, where));
     if (!values.has_value()) return std::nullopt;
     if (values->size() != 1) {
-      return absl::InvalidArgumentError(absl::StrCat(path_, ": attribute '", name, "' of ", where,
-                                                     " holds ", values->size(),
-                                                     " strings, expected one"));
+      return absl::InvalidArgumentError(absl::StrCat(path_, ": attribute '", name, "' of ", where, " holds ",
+                                                     values->size(), " strings, expected one"));
     }
     return std::move(values->front());
   }
@@ -353,8 +342,8 @@ absl::StatusOr<KerasH5File> Decode(const std::string& bytes, const std::string& 
   if (code != 0) return absl::Status(static_cast<absl::StatusCode>(code), message);
   KerasH5File file;
   uint64_t layer_count;
-  if (!in.String(&file.model_config_json) || !in.String(&file.keras_version) ||
-      !in.String(&file.backend) || !in.U64(&layer_count) || layer_count > bytes.size()) {
+  if (!in.String(&file.model_config_json) || !in.String(&file.keras_version) || !in.String(&file.backend) ||
+      !in.U64(&layer_count) || layer_count > bytes.size()) {
     return garbled;
   }
   file.layers.resize(layer_count);
@@ -401,13 +390,11 @@ absl::StatusOr<KerasH5File> ReadKerasH5File(const std::string& path, absl::Durat
     switch (bytes.status().code()) {
       case absl::StatusCode::kDeadlineExceeded:
       case absl::StatusCode::kAborted:
-        return absl::InvalidArgumentError(absl::StrCat(
-            path, ": reading the file with HDF5 ", bytes.status().message(),
-            "; the file is corrupt or not a Keras .h5 model"));
+        return absl::InvalidArgumentError(absl::StrCat(path, ": reading the file with HDF5 ", bytes.status().message(),
+                                                       "; the file is corrupt or not a Keras .h5 model"));
       default:
         return absl::Status(bytes.status().code(),
-                            absl::StrCat(path, ": reading the file with HDF5 failed: ",
-                                         bytes.status().message()));
+                            absl::StrCat(path, ": reading the file with HDF5 failed: ", bytes.status().message()));
     }
   }
   return Decode(*bytes, path);

@@ -39,8 +39,8 @@ struct KerasLayerWeights {
 
 struct KerasH5File {
   std::string model_config_json;
-  std::string keras_version;  // root attribute `keras_version`; "" if absent
-  std::string backend;        // root attribute `backend`; "" if absent
+  std::string keras_version;              // root attribute `keras_version`; "" if absent
+  std::string backend;                    // root attribute `backend`; "" if absent
   std::vector<KerasLayerWeights> layers;  // in `model_weights/layer_names` order
 };
 
@@ -60,8 +60,8 @@ inline constexpr absl::Duration kDefaultH5ReadTimeLimit = absl::Seconds(20);
 // value, or when HDF5 crashes on it or does not finish within `time_limit`;
 // INTERNAL when no child process can be started. Every message names the
 // file, and the layer and variable where there is one. Thread-safe.
-absl::StatusOr<KerasH5File> ReadKerasH5File(
-    const std::string& path, absl::Duration time_limit = kDefaultH5ReadTimeLimit);
+absl::StatusOr<KerasH5File> ReadKerasH5File(const std::string& path,
+                                            absl::Duration time_limit = kDefaultH5ReadTimeLimit);
 
 }  // namespace resnet8
 

@@ -4,9 +4,9 @@
 #include <set>
 #include <utility>
 
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -15,15 +15,12 @@ namespace {
 
 using nlohmann::json;
 
-std::string ShapeText(const std::vector<int64_t>& shape) {
-  return absl::StrCat("[", absl::StrJoin(shape, ","), "]");
-}
+std::string ShapeText(const std::vector<int64_t>& shape) { return absl::StrCat("[", absl::StrJoin(shape, ","), "]"); }
 
 // Reads typed fields of one layer's `config`, with messages naming the layer.
 class ConfigReader {
  public:
-  ConfigReader(const json& config, std::string context)
-      : config_(config), context_(std::move(context)) {}
+  ConfigReader(const json& config, std::string context) : config_(config), context_(std::move(context)) {}
 
   absl::Status Invalid(absl::string_view what) const {
     return absl::InvalidArgumentError(absl::StrCat(context_, ": ", what));
@@ -99,8 +96,7 @@ class ConfigReader {
   std::string context_;
 };
 
-absl::Status ParseLayerOptions(const std::string& class_name, const ConfigReader& config,
-                               KerasLayer& layer) {
+absl::Status ParseLayerOptions(const std::string& class_name, const ConfigReader& config, KerasLayer& layer) {
   if (class_name == "InputLayer") {
     layer.kind = LayerKind::kInput;
     return absl::OkStatus();  // the shape is read by the caller, which has the raw JSON
@@ -169,16 +165,15 @@ absl::Status ParseLayerOptions(const std::string& class_name, const ConfigReader
     ASSIGN_OR_RETURN(layer.use_bias, config.BoolOr("use_bias", true));
     return absl::OkStatus();
   }
-  return config.Invalid(absl::StrCat(
-      "unsupported layer class '", class_name,
-      "' (supported: InputLayer, Conv2D, BatchNormalization, Activation, ReLU, Softmax, Add, "
-      "AveragePooling2D, Flatten, Dense)"));
+  return config.Invalid(
+      absl::StrCat("unsupported layer class '", class_name,
+                   "' (supported: InputLayer, Conv2D, BatchNormalization, Activation, ReLU, Softmax, Add, "
+                   "AveragePooling2D, Flatten, Dense)"));
 }
 
 // Options that ParseLayerOptions leaves to the caller because they need JSON
 // values of irregular types.
-absl::Status ParseIrregularOptions(const json& config, const ConfigReader& reader,
-                                   KerasLayer& layer) {
+absl::Status ParseIrregularOptions(const json& config, const ConfigReader& reader, KerasLayer& layer) {
   if (layer.kind == LayerKind::kInput) {
     const char* key = config.contains("batch_input_shape") ? "batch_input_shape" : "batch_shape";
     const json& shape = config.contains(key) ? config[key] : json();
@@ -186,8 +181,7 @@ absl::Status ParseIrregularOptions(const json& config, const ConfigReader& reade
       return reader.Invalid("batch_input_shape must be [null, height, width, channels]");
     }
     for (int i = 1; i < 4; ++i) {
-      if (!shape[i].is_number_integer() || shape[i].get<int64_t>() <= 0 ||
-          shape[i].get<int64_t>() > 4096) {
+      if (!shape[i].is_number_integer() || shape[i].get<int64_t>() <= 0 || shape[i].get<int64_t>() > 4096) {
         return reader.Invalid("batch_input_shape must have fixed, positive height, width and channels");
       }
       layer.output_shape.push_back(shape[i].get<int64_t>());
@@ -218,8 +212,7 @@ absl::Status ParseIrregularOptions(const json& config, const ConfigReader& reade
 }
 
 // Parses `inbound_nodes` of Keras 2.x: [[["name", node_index, tensor_index, {}], ...]].
-absl::StatusOr<std::vector<std::string>> ParseInbound(const json& layer_json,
-                                                      const ConfigReader& reader) {
+absl::StatusOr<std::vector<std::string>> ParseInbound(const json& layer_json, const ConfigReader& reader) {
   std::vector<std::string> inputs;
   if (!layer_json.contains("inbound_nodes") || !layer_json["inbound_nodes"].is_array()) {
     return reader.Invalid("'inbound_nodes' is missing");
@@ -233,8 +226,8 @@ absl::StatusOr<std::vector<std::string>> ParseInbound(const json& layer_json,
     return reader.Invalid("'inbound_nodes' is not in the Keras 2.x format [[[name, 0, 0, {}], ...]]");
   }
   for (const json& edge : nodes[0]) {
-    if (!edge.is_array() || edge.size() < 3 || !edge[0].is_string() ||
-        !edge[1].is_number_integer() || !edge[2].is_number_integer()) {
+    if (!edge.is_array() || edge.size() < 3 || !edge[0].is_string() || !edge[1].is_number_integer() ||
+        !edge[2].is_number_integer()) {
       return reader.Invalid("an inbound node entry is not [name, node_index, tensor_index, ...]");
     }
     if (edge[1].get<int64_t>() != 0 || edge[2].get<int64_t>() != 0) {
@@ -245,11 +238,9 @@ absl::StatusOr<std::vector<std::string>> ParseInbound(const json& layer_json,
   return inputs;
 }
 
-absl::StatusOr<std::string> ParseSingleEndpoint(const json& config, const char* key,
-                                                const std::string& source) {
+absl::StatusOr<std::string> ParseSingleEndpoint(const json& config, const char* key, const std::string& source) {
   const json& list = config.contains(key) ? config[key] : json();
-  if (!list.is_array() || list.size() != 1 || !list[0].is_array() || list[0].empty() ||
-      !list[0][0].is_string()) {
+  if (!list.is_array() || list.size() != 1 || !list[0].is_array() || list[0].empty() || !list[0][0].is_string()) {
     return absl::InvalidArgumentError(absl::StrCat(
         source, ": model_config '", key, "' must name exactly one layer (single-input, single-output models only)"));
   }
@@ -260,9 +251,7 @@ int64_t SameOutput(int64_t in, int64_t stride) { return (in + stride - 1) / stri
 
 absl::Status InferShape(KerasModel& model, KerasLayer& layer, const std::string& source) {
   const std::string context = absl::StrCat(source, ": layer '", layer.name, "' (", layer.class_name, ")");
-  auto invalid = [&](absl::string_view what) {
-    return absl::InvalidArgumentError(absl::StrCat(context, ": ", what));
-  };
+  auto invalid = [&](absl::string_view what) { return absl::InvalidArgumentError(absl::StrCat(context, ": ", what)); };
   std::vector<const Shape*> in;
   for (const std::string& input : layer.inputs) {
     in.push_back(&model.layers[model.Find(input)].output_shape);
@@ -304,7 +293,8 @@ absl::Status InferShape(KerasModel& model, KerasLayer& layer, const std::string&
     case LayerKind::kAdd:
       for (const Shape* shape : in) {
         if (*shape != *in[0]) {
-          return invalid(absl::StrCat("adds tensors of different shapes ", ShapeText(*in[0]), " and ", ShapeText(*shape)));
+          return invalid(
+              absl::StrCat("adds tensors of different shapes ", ShapeText(*in[0]), " and ", ShapeText(*shape)));
         }
       }
       layer.output_shape = *in[0];
@@ -332,8 +322,8 @@ std::string WeightRole(const std::string& name) {
   return colon == std::string::npos ? role : role.substr(0, colon);
 }
 
-absl::Status BindWeights(KerasLayer& layer, int64_t input_channels,
-                         const std::vector<KerasWeight>& stored, const std::string& source) {
+absl::Status BindWeights(KerasLayer& layer, int64_t input_channels, const std::vector<KerasWeight>& stored,
+                         const std::string& source) {
   const std::string context = absl::StrCat(source, ": layer '", layer.name, "' (", layer.class_name, ")");
   struct Expected {
     const char* role;
@@ -344,7 +334,8 @@ absl::Status BindWeights(KerasLayer& layer, int64_t input_channels,
   const int64_t channels = layer.output_shape.empty() ? 0 : layer.output_shape.back();
   switch (layer.kind) {
     case LayerKind::kConv2D:
-      expected.push_back({"kernel", &layer.weights.kernel,
+      expected.push_back({"kernel",
+                          &layer.weights.kernel,
                           {layer.kernel_size[0], layer.kernel_size[1], input_channels, layer.filters}});
       if (layer.use_bias) expected.push_back({"bias", &layer.weights.bias, {layer.filters}});
       break;
@@ -364,8 +355,7 @@ absl::Status BindWeights(KerasLayer& layer, int64_t input_channels,
   std::set<std::string> seen;
   for (const KerasWeight& weight : stored) {
     const std::string role = WeightRole(weight.name);
-    auto it = std::find_if(expected.begin(), expected.end(),
-                           [&](const Expected& e) { return role == e.role; });
+    auto it = std::find_if(expected.begin(), expected.end(), [&](const Expected& e) { return role == e.role; });
     if (it == expected.end()) {
       return absl::InvalidArgumentError(absl::StrCat(context, ": unexpected weight '", weight.name, "'"));
     }
@@ -374,15 +364,14 @@ absl::Status BindWeights(KerasLayer& layer, int64_t input_channels,
     }
     if (weight.shape != it->shape) {
       return absl::InvalidArgumentError(absl::StrCat(context, ": weight '", weight.name, "' has shape ",
-                                                     ShapeText(weight.shape), ", expected ",
-                                                     ShapeText(it->shape)));
+                                                     ShapeText(weight.shape), ", expected ", ShapeText(it->shape)));
     }
     *it->slot = weight;
   }
   for (const Expected& e : expected) {
     if (seen.count(e.role) == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(context, ": missing weight '", e.role,
-                                                     "' of shape ", ShapeText(e.shape)));
+      return absl::InvalidArgumentError(
+          absl::StrCat(context, ": missing weight '", e.role, "' of shape ", ShapeText(e.shape)));
     }
   }
   if (layer.kind == LayerKind::kBatchNorm) {
@@ -442,8 +431,8 @@ absl::StatusOr<KerasModel> BuildKerasModel(const KerasH5File& file, const std::s
   }
   const std::string model_class = root.value("class_name", "");
   if (model_class != "Functional" && model_class != "Model") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": model_config class '", model_class, "' is not supported (supported: Functional, Model)"));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": model_config class '", model_class,
+                                                   "' is not supported (supported: Functional, Model)"));
   }
   const json& config = root["config"];
 
@@ -451,16 +440,14 @@ absl::StatusOr<KerasModel> BuildKerasModel(const KerasH5File& file, const std::s
   model.keras_version = file.keras_version;
   for (const json& layer_json : config["layers"]) {
     KerasLayer layer;
-    if (!layer_json.is_object() || !layer_json.contains("class_name") ||
-        !layer_json["class_name"].is_string() || !layer_json.contains("config") ||
-        !layer_json["config"].is_object()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          source, ": model_config layer #", model.layers.size(), " has no class_name or config"));
+    if (!layer_json.is_object() || !layer_json.contains("class_name") || !layer_json["class_name"].is_string() ||
+        !layer_json.contains("config") || !layer_json["config"].is_object()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": model_config layer #", model.layers.size(), " has no class_name or config"));
     }
     layer.class_name = layer_json["class_name"].get<std::string>();
-    layer.name = layer_json.contains("name") && layer_json["name"].is_string()
-                     ? layer_json["name"].get<std::string>()
-                     : layer_json["config"].value("name", "");
+    layer.name = layer_json.contains("name") && layer_json["name"].is_string() ? layer_json["name"].get<std::string>()
+                                                                               : layer_json["config"].value("name", "");
     const std::string context = absl::StrCat(source, ": layer '", layer.name, "' (", layer.class_name, ")");
     ConfigReader reader(layer_json["config"], context);
     if (layer.name.empty()) return reader.Invalid("has no name");
@@ -494,14 +481,14 @@ absl::StatusOr<KerasModel> BuildKerasModel(const KerasH5File& file, const std::s
   for (const KerasLayerWeights& weights : file.layers) {
     if (model.Find(weights.name) < 0) {
       if (weights.weights.empty()) continue;  // harmless leftover entry
-      return absl::InvalidArgumentError(absl::StrCat(
-          source, ": weights stored for layer '", weights.name, "', which model_config does not have"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": weights stored for layer '", weights.name, "', which model_config does not have"));
     }
     stored[weights.name] = &weights;
   }
   for (KerasLayer& layer : model.layers) {
-    const bool has_weights = layer.kind == LayerKind::kConv2D || layer.kind == LayerKind::kDense ||
-                             layer.kind == LayerKind::kBatchNorm;
+    const bool has_weights =
+        layer.kind == LayerKind::kConv2D || layer.kind == LayerKind::kDense || layer.kind == LayerKind::kBatchNorm;
     auto it = stored.find(layer.name);
     if (has_weights && it == stored.end()) {
       return absl::InvalidArgumentError(

@@ -59,9 +59,9 @@ struct BoundWeights {
 // One layer. Which fields are meaningful depends on `kind`.
 struct KerasLayer {
   LayerKind kind;
-  std::string class_name;            // as in the file, e.g. "Conv2D"
-  std::string name;                  // e.g. "conv2d_3"
-  std::vector<std::string> inputs;   // names of the layers feeding this one, in order
+  std::string class_name;           // as in the file, e.g. "Conv2D"
+  std::string name;                 // e.g. "conv2d_3"
+  std::vector<std::string> inputs;  // names of the layers feeding this one, in order
   Shape output_shape;
 
   // Conv2D, AveragePooling2D

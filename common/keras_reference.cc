@@ -116,14 +116,14 @@ Tensor Activate(ActivationKind kind, Tensor x) {
 
 }  // namespace
 
-absl::StatusOr<ReferenceOutput> RunKerasReference(const KerasModel& model,
-                                                  absl::Span<const float> pixels, int64_t images) {
+absl::StatusOr<ReferenceOutput> RunKerasReference(const KerasModel& model, absl::Span<const float> pixels,
+                                                  int64_t images) {
   const int input = model.Find(model.input_layer);
   const int output = model.Find(model.output_layer);
   const int64_t per_image = Elements(model.layers[input].output_shape);
   if (images < 0 || static_cast<int64_t>(pixels.size()) != images * per_image) {
-    return absl::InvalidArgumentError(absl::StrCat("reference: got ", pixels.size(), " values for ",
-                                                   images, " images of ", per_image, " values"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("reference: got ", pixels.size(), " values for ", images, " images of ", per_image, " values"));
   }
   if (model.layers[output].output_shape.size() != 1) {
     return absl::InvalidArgumentError("reference: the model output is not a flat vector");
@@ -166,8 +166,8 @@ absl::StatusOr<ReferenceOutput> RunKerasReference(const KerasModel& model,
           break;
       }
       if (static_cast<int>(i) == output) logits = pre;
-      const bool activates = layer.kind == LayerKind::kConv2D || layer.kind == LayerKind::kDense ||
-                             layer.kind == LayerKind::kActivation;
+      const bool activates =
+          layer.kind == LayerKind::kConv2D || layer.kind == LayerKind::kDense || layer.kind == LayerKind::kActivation;
       values[i] = activates ? Activate(layer.activation, std::move(pre)) : std::move(pre);
     }
     result.logits.insert(result.logits.end(), logits.begin(), logits.end());

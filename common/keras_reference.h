@@ -34,8 +34,8 @@ struct ReferenceOutput {
 // as fed to Keras (raw 0..255 for the MLPerf Tiny model). Returns
 // INVALID_ARGUMENT when the pixel count does not match the input shape or the
 // output is not a flat vector. Thread-safe.
-absl::StatusOr<ReferenceOutput> RunKerasReference(const KerasModel& model,
-                                                  absl::Span<const float> pixels, int64_t images);
+absl::StatusOr<ReferenceOutput> RunKerasReference(const KerasModel& model, absl::Span<const float> pixels,
+                                                  int64_t images);
 
 }  // namespace resnet8
 

@@ -4,9 +4,9 @@
 #include <set>
 #include <utility>
 
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "common/status_macros.h"
 
 namespace resnet8 {
@@ -14,14 +14,22 @@ namespace {
 
 const char* KindName(LayerKind kind) {
   switch (kind) {
-    case LayerKind::kInput: return "InputLayer";
-    case LayerKind::kConv2D: return "Conv2D";
-    case LayerKind::kBatchNorm: return "BatchNormalization";
-    case LayerKind::kActivation: return "Activation";
-    case LayerKind::kAdd: return "Add";
-    case LayerKind::kAveragePooling2D: return "AveragePooling2D";
-    case LayerKind::kFlatten: return "Flatten";
-    case LayerKind::kDense: return "Dense";
+    case LayerKind::kInput:
+      return "InputLayer";
+    case LayerKind::kConv2D:
+      return "Conv2D";
+    case LayerKind::kBatchNorm:
+      return "BatchNormalization";
+    case LayerKind::kActivation:
+      return "Activation";
+    case LayerKind::kAdd:
+      return "Add";
+    case LayerKind::kAveragePooling2D:
+      return "AveragePooling2D";
+    case LayerKind::kFlatten:
+      return "Flatten";
+    case LayerKind::kDense:
+      return "Dense";
   }
   return "?";
 }
@@ -78,8 +86,8 @@ class Matcher {
       if (used_.count(static_cast<int>(i)) == 0) unused.push_back(model_.layers[i].name);
     }
     if (!unused.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          source_, ": layers outside the ResNet-v1 pattern: ", absl::StrJoin(unused, ", ")));
+      return absl::InvalidArgumentError(
+          absl::StrCat(source_, ": layers outside the ResNet-v1 pattern: ", absl::StrJoin(unused, ", ")));
     }
     return spec;
   }
@@ -102,16 +110,17 @@ class Matcher {
         if (shortcut_conv >= 0) return Invalid(x, absl::StrCat(where, ": has two shortcut convolutions"));
         shortcut_conv = consumer;
       } else {
-        return Invalid(consumer, absl::StrCat(where, ": expected a Conv2D or Add after '", Name(x),
-                                              "', got ", KindName(Kind(consumer))));
+        return Invalid(consumer, absl::StrCat(where, ": expected a Conv2D or Add after '", Name(x), "', got ",
+                                              KindName(Kind(consumer))));
       }
     }
     if (main_conv < 0) {
       return Invalid(x, absl::StrCat(where, ": expected a Conv2D -> BatchNormalization -> ReLU main path after it"));
     }
     if ((shortcut_conv >= 0) == (direct_add >= 0)) {
-      return Invalid(x, absl::StrCat(where, ": expected either an identity shortcut or one shortcut "
-                                            "convolution, found ",
+      return Invalid(x, absl::StrCat(where,
+                                     ": expected either an identity shortcut or one shortcut "
+                                     "convolution, found ",
                                      shortcut_conv >= 0 ? "both" : "neither"));
     }
     Use(main_conv);
@@ -145,9 +154,8 @@ class Matcher {
     std::sort(expected_inputs.begin(), expected_inputs.end());
     std::sort(actual_inputs.begin(), actual_inputs.end());
     if (actual_inputs != expected_inputs) {
-      return Invalid(add, absl::StrCat(where, ": expected the Add of '", Name(bn2), "' and '",
-                                       Name(shortcut_out), "', got inputs ",
-                                       absl::StrJoin(model_.layers[add].inputs, ", ")));
+      return Invalid(add, absl::StrCat(where, ": expected the Add of '", Name(bn2), "' and '", Name(shortcut_out),
+                                       "', got inputs ", absl::StrJoin(model_.layers[add].inputs, ", ")));
     }
     return Relu(add, where);
   }
@@ -167,11 +175,12 @@ class Matcher {
     if (consumers.size() != 1 || Kind(consumers[0]) != kind) {
       std::vector<std::string> found;
       for (int c : consumers) found.push_back(absl::StrCat(Name(c), " (", KindName(Kind(c)), ")"));
-      return Invalid(index, absl::StrCat("expected it to feed exactly one ", KindName(kind), " (", role,
-                                         "), found ", found.empty() ? "none" : absl::StrJoin(found, ", ")));
+      return Invalid(index, absl::StrCat("expected it to feed exactly one ", KindName(kind), " (", role, "), found ",
+                                         found.empty() ? "none" : absl::StrJoin(found, ", ")));
     }
     if (kind == LayerKind::kConv2D && model_.layers[consumers[0]].activation != ActivationKind::kLinear) {
-      return Invalid(consumers[0], "expected a linear activation: ReLU must be a separate layer after BatchNormalization");
+      return Invalid(consumers[0],
+                     "expected a linear activation: ReLU must be a separate layer after BatchNormalization");
     }
     Use(consumers[0]);
     return consumers[0];
@@ -218,8 +227,7 @@ class Matcher {
 
   absl::Status Invalid(int index, absl::string_view what) const {
     return absl::InvalidArgumentError(absl::StrCat(source_, ": not the MLPerf Tiny ResNet-v1 family at layer '",
-                                                   Name(index), "' (", model_.layers[index].class_name,
-                                                   "): ", what));
+                                                   Name(index), "' (", model_.layers[index].class_name, "): ", what));
   }
   const std::string& Name(int index) const { return model_.layers[index].name; }
   LayerKind Kind(int index) const { return model_.layers[index].kind; }
@@ -244,8 +252,14 @@ void CopyConv(const KerasModel& model, const Conv2dSpec& spec, torch::nn::Conv2d
 void CopyBatchNorm(const KerasModel& model, const BatchNormSpec& spec, torch::nn::BatchNorm2d& bn) {
   const KerasLayer& layer = model.layers[model.Find(spec.name)];
   // A Keras BN without scale (or center) behaves as gamma = 1 (or beta = 0).
-  if (layer.scale) bn->weight.copy_(FromValues(layer.weights.gamma)); else bn->weight.fill_(1.0);
-  if (layer.center) bn->bias.copy_(FromValues(layer.weights.beta)); else bn->bias.fill_(0.0);
+  if (layer.scale)
+    bn->weight.copy_(FromValues(layer.weights.gamma));
+  else
+    bn->weight.fill_(1.0);
+  if (layer.center)
+    bn->bias.copy_(FromValues(layer.weights.beta));
+  else
+    bn->bias.fill_(0.0);
   bn->running_mean.copy_(FromValues(layer.weights.moving_mean));
   bn->running_var.copy_(FromValues(layer.weights.moving_variance));
 }
@@ -278,7 +292,8 @@ absl::StatusOr<ResNet8> ConvertToTorch(const KerasModel& model, const std::strin
     module->eval();
     return module;
   } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat(source, ": LibTorch failed building the module: ", e.what_without_backtrace()));
+    return absl::InternalError(
+        absl::StrCat(source, ": LibTorch failed building the module: ", e.what_without_backtrace()));
   }
 }
 

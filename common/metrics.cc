@@ -17,8 +17,8 @@ ClassificationMetrics::ClassificationMetrics(int num_classes)
 
 absl::Status ClassificationMetrics::Add(int label, int predicted) {
   if (label < 0 || label >= num_classes_ || predicted < 0 || predicted >= num_classes_) {
-    return absl::InvalidArgumentError(absl::StrCat("class out of range 0..", num_classes_ - 1,
-                                                   ": label ", label, ", predicted ", predicted));
+    return absl::InvalidArgumentError(
+        absl::StrCat("class out of range 0..", num_classes_ - 1, ": label ", label, ", predicted ", predicted));
   }
   ++confusion_[label * num_classes_ + predicted];
   ++images_;
@@ -28,8 +28,8 @@ absl::Status ClassificationMetrics::Add(int label, int predicted) {
 
 absl::Status ClassificationMetrics::Merge(const ClassificationMetrics& other) {
   if (other.num_classes_ != num_classes_) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot merge metrics over ", other.num_classes_,
-                                                   " classes into metrics over ", num_classes_));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot merge metrics over ", other.num_classes_, " classes into metrics over ", num_classes_));
   }
   for (size_t i = 0; i < confusion_.size(); ++i) confusion_[i] += other.confusion_[i];
   images_ += other.images_;

@@ -61,13 +61,12 @@ absl::StatusOr<CifarDataset> ReadMlperfTinyFolder(const std::string& folder) {
           absl::StrCat(where, ": ", classes, " classes; a CIFAR-10 (ic01) folder has ", kCifarClasses));
     }
     if (label < 0 || label >= kCifarClasses) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ": class ", label, " is outside 0..", kCifarClasses - 1));
+      return absl::InvalidArgumentError(absl::StrCat(where, ": class ", label, " is outside 0..", kCifarClasses - 1));
     }
     const std::string& file = fields[0];
     if (file.find('/') != std::string::npos || file == "." || file == "..") {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ": '", file, "' is not a file name in the folder (the runner reads files beside the CSV)"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": '", file, "' is not a file name in the folder (the runner reads files beside the CSV)"));
     }
     auto [previous, inserted] = line_of_file.emplace(file, line_number);
     if (!inserted) {

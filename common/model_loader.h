@@ -17,9 +17,9 @@ namespace resnet8 {
 
 struct ConvertedModel {
   std::string path;
-  std::string sha256;     // of the .h5 file
-  KerasModel keras;       // the validated graph and weights, for the self-check
-  ResNet8 module{nullptr};  // in eval mode
+  std::string sha256;          // of the .h5 file
+  KerasModel keras;            // the validated graph and weights, for the self-check
+  ResNet8 module{nullptr};     // in eval mode
   double convert_seconds = 0;  // wall time of reading and converting
 };
 

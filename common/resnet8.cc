@@ -29,8 +29,8 @@ ResNet8Impl::ResNet8Impl(ResNetSpec spec, bool batch_norm_folded)
   auto add_bn = [this](const BatchNormSpec& s) {
     if (batch_norm_folded_) return;
     batch_norms_.emplace(
-        s.name, register_module(s.name, torch::nn::BatchNorm2d(
-                                            torch::nn::BatchNormOptions(s.channels).eps(s.epsilon))));
+        s.name,
+        register_module(s.name, torch::nn::BatchNorm2d(torch::nn::BatchNormOptions(s.channels).eps(s.epsilon))));
   };
   add_conv(spec_.stem_conv);
   add_bn(spec_.stem_bn);
@@ -44,8 +44,8 @@ ResNet8Impl::ResNet8Impl(ResNetSpec spec, bool batch_norm_folded)
   }
   dense_ = register_module(
       spec_.dense.name,
-      torch::nn::Linear(torch::nn::LinearOptions(spec_.dense.in_features, spec_.dense.out_features)
-                            .bias(spec_.dense.bias)));
+      torch::nn::Linear(
+          torch::nn::LinearOptions(spec_.dense.in_features, spec_.dense.out_features).bias(spec_.dense.bias)));
 }
 
 torch::Tensor ResNet8Impl::Conv(const Conv2dSpec& s, const torch::Tensor& x) {
@@ -82,12 +82,12 @@ void FoldInto(const Conv2dSpec& conv_spec, const BatchNormSpec* bn_spec, ResNet8
   torch::nn::Conv2d& source = from.conv(conv_spec.name);
   torch::nn::Conv2d& target = to.conv(conv_spec.name);
   torch::Tensor weight = source->weight.to(torch::kFloat64);
-  torch::Tensor bias = conv_spec.bias ? source->bias.to(torch::kFloat64)
-                                      : torch::zeros({conv_spec.out_channels}, torch::kFloat64);
+  torch::Tensor bias =
+      conv_spec.bias ? source->bias.to(torch::kFloat64) : torch::zeros({conv_spec.out_channels}, torch::kFloat64);
   if (bn_spec != nullptr) {
     torch::nn::BatchNorm2d& bn = from.batch_norm(bn_spec->name);
-    torch::Tensor scale = bn->weight.to(torch::kFloat64) /
-                          torch::sqrt(bn->running_var.to(torch::kFloat64) + bn->options.eps());
+    torch::Tensor scale =
+        bn->weight.to(torch::kFloat64) / torch::sqrt(bn->running_var.to(torch::kFloat64) + bn->options.eps());
     weight = weight * scale.view({-1, 1, 1, 1});
     bias = (bias - bn->running_mean.to(torch::kFloat64)) * scale + bn->bias.to(torch::kFloat64);
   }

@@ -69,8 +69,8 @@ OneVsRestAuc ComputeOneVsRestAuc(absl::Span<const int> labels, absl::Span<const 
   return result;
 }
 
-std::vector<RocPoint> OneVsRestRocCurve(absl::Span<const int> labels, absl::Span<const float> scores,
-                                        int num_classes, int positive_class) {
+std::vector<RocPoint> OneVsRestRocCurve(absl::Span<const int> labels, absl::Span<const float> scores, int num_classes,
+                                        int positive_class) {
   const std::vector<Counts> steps = RocSteps(labels, scores, num_classes, positive_class);
   const Counts& all = steps.back();
   if (all.true_positives == 0 || all.false_positives == 0) return {};

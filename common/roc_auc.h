@@ -31,7 +31,7 @@
 namespace resnet8 {
 
 struct OneVsRestAuc {
-  std::optional<double> macro;                  // mean over the classes that have an AUC
+  std::optional<double> macro;                   // mean over the classes that have an AUC
   std::vector<std::optional<double>> per_class;  // one entry per class
   int classes_averaged = 0;                      // how many classes the macro averages
 
@@ -57,8 +57,8 @@ struct RocPoint {
 // a straight line with their neighbours are dropped, as sklearn's
 // drop_intermediate does, so the curve keeps its shape and area. Empty when
 // the class has no positive or no negative image.
-std::vector<RocPoint> OneVsRestRocCurve(absl::Span<const int> labels, absl::Span<const float> scores,
-                                        int num_classes, int positive_class);
+std::vector<RocPoint> OneVsRestRocCurve(absl::Span<const int> labels, absl::Span<const float> scores, int num_classes,
+                                        int positive_class);
 
 }  // namespace resnet8
 

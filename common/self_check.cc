@@ -27,9 +27,15 @@ std::vector<uint8_t> SelfCheckImages(int64_t count) {
         for (int64_t x = 0; x < kImageWidth; ++x) {
           int value;
           switch (i % 3) {
-            case 0: value = static_cast<int>((x * 7 + y * (3 + c) + 40 * c + 23 * i) % 256); break;
-            case 1: value = ((x / (2 + c) + y / 3 + i) % 2) ? 200 - 30 * c : 40 + 20 * c; break;
-            default: value = static_cast<int>(random() % 256); break;
+            case 0:
+              value = static_cast<int>((x * 7 + y * (3 + c) + 40 * c + 23 * i) % 256);
+              break;
+            case 1:
+              value = ((x / (2 + c) + y / 3 + i) % 2) ? 200 - 30 * c : 40 + 20 * c;
+              break;
+            default:
+              value = static_cast<int>(random() % 256);
+              break;
           }
           pixels[i * kImageBytes + (c * kImageHeight + y) * kImageWidth + x] = static_cast<uint8_t>(value);
         }
@@ -76,8 +82,8 @@ absl::StatusOr<SelfCheckResult> RunSelfCheck(const KerasModel& model, const Imag
   }
   result.passed = all_finite && result.max_abs_difference <= kSelfCheckTolerance;
   result.detail = absl::StrFormat("%s: %d synthetic images, max |served - Keras reference| = %.3g (limit %.0e)",
-                                  result.passed ? "passed" : "FAILED", kCheckImages,
-                                  result.max_abs_difference, kSelfCheckTolerance);
+                                  result.passed ? "passed" : "FAILED", kCheckImages, result.max_abs_difference,
+                                  kSelfCheckTolerance);
   return result;
 }
 

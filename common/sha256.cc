@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <memory>
 
-#include "absl/strings/string_view.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace resnet8 {
 namespace {

@@ -19,9 +19,9 @@
 
 // Evaluates `expr` (an absl::Status) and returns it from the enclosing function
 // when it is not OK.
-#define RETURN_IF_ERROR(expr)                        \
-  do {                                               \
-    ::absl::Status resnet8_status_ = (expr);         \
+#define RETURN_IF_ERROR(expr)                          \
+  do {                                                 \
+    ::absl::Status resnet8_status_ = (expr);           \
     if (!resnet8_status_.ok()) return resnet8_status_; \
   } while (0)
 

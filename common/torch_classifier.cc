@@ -55,9 +55,8 @@ void TorchClassifier::ComputeLoop() {
     if (jobs.empty()) return;  // stopping, and nothing left to do
     const absl::Time started = absl::Now();
     for (Job* job : jobs) job->started = started;
-    std::vector<absl::Status> statuses = jobs.size() == 1
-                                             ? std::vector<absl::Status>{Run(jobs[0]->batch, jobs[0]->probabilities)}
-                                             : RunMerged(jobs);
+    std::vector<absl::Status> statuses =
+        jobs.size() == 1 ? std::vector<absl::Status>{Run(jobs[0]->batch, jobs[0]->probabilities)} : RunMerged(jobs);
     const absl::Time finished = absl::Now();
     absl::MutexLock lock(&mutex_);
     for (size_t i = 0; i < jobs.size(); ++i) {
@@ -71,9 +70,8 @@ void TorchClassifier::ComputeLoop() {
 std::vector<TorchClassifier::Job*> TorchClassifier::NextJobs() {
   absl::MutexLock lock(&mutex_);
   mutex_.Await(absl::Condition(
-      +[](TorchClassifier* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mutex_) {
-        return self->stopping_ || !self->queue_.empty();
-      },
+      +[](TorchClassifier* self)
+           ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mutex_) { return self->stopping_ || !self->queue_.empty(); },
       this));
   std::vector<Job*> jobs;
   if (queue_.empty()) return jobs;
@@ -168,12 +166,12 @@ std::vector<absl::Status> TorchClassifier::RunMerged(const std::vector<Job*>& jo
 
 absl::Status TorchClassifier::Classify(const ImageBatchView& batch, absl::Span<float> probabilities) const {
   if (batch.count <= 0 || static_cast<int64_t>(batch.pixels.size()) != batch.count * kImageBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("expected ", batch.count, " images of ", kImageBytes,
-                                                   " bytes, got ", batch.pixels.size(), " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat("expected ", batch.count, " images of ", kImageBytes, " bytes, got ",
+                                                   batch.pixels.size(), " bytes"));
   }
   if (static_cast<int64_t>(probabilities.size()) != batch.count * num_classes_) {
-    return absl::InvalidArgumentError(absl::StrCat("output holds ", probabilities.size(), " values, expected ",
-                                                   batch.count * num_classes_));
+    return absl::InvalidArgumentError(
+        absl::StrCat("output holds ", probabilities.size(), " values, expected ", batch.count * num_classes_));
   }
   Job job{batch, probabilities, absl::OkStatus(), false, absl::Now(), {}, {}};
   {

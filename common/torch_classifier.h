@@ -64,8 +64,7 @@ class TorchClassifier final : public ImageClassifier {
   // Takes a module in eval mode and starts the compute thread. Returns
   // INVALID_ARGUMENT if its input is not 32x32x3 (the wire format carries
   // CIFAR-sized images only), or if an option is out of range.
-  static absl::StatusOr<std::unique_ptr<TorchClassifier>> Create(ResNet8 module,
-                                                                 const TorchClassifierOptions& options);
+  static absl::StatusOr<std::unique_ptr<TorchClassifier>> Create(ResNet8 module, const TorchClassifierOptions& options);
   // Finishes the queued work, then stops the compute thread.
   ~TorchClassifier() override;
 

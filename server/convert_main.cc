@@ -33,8 +33,8 @@ absl::Status Convert(const std::string& model_path, const std::string& output_pa
   ASSIGN_OR_RETURN(std::unique_ptr<TorchClassifier> classifier, TorchClassifier::Create(model.module, {}));
   ASSIGN_OR_RETURN(SelfCheckResult check, RunSelfCheck(model.keras, *classifier));
   if (!check.passed) {
-    return absl::InternalError(absl::StrCat(model_path, ": converted model disagrees with the Keras reference: ",
-                                            check.detail));
+    return absl::InternalError(
+        absl::StrCat(model_path, ": converted model disagrees with the Keras reference: ", check.detail));
   }
   RETURN_IF_ERROR(WriteStateDict(*model.module, output_path));
   std::cout << "model:      " << model_path << "\n"
@@ -53,8 +53,9 @@ absl::Status Convert(const std::string& model_path, const std::string& output_pa
 }  // namespace resnet8
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("Converts a Keras .h5 ResNet8 into a PyTorch state dict.\n"
-                               "Usage: resnet8_convert --model=IN.h5 --output=OUT.pt");
+  absl::SetProgramUsageMessage(
+      "Converts a Keras .h5 ResNet8 into a PyTorch state dict.\n"
+      "Usage: resnet8_convert --model=IN.h5 --output=OUT.pt");
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) {
     std::cerr << "resnet8_convert: unexpected argument '" << positional[1] << "'\n";

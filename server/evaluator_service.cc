@@ -1,10 +1,10 @@
 #include "server/evaluator_service.h"
 
-#include <utility>
-
+#include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/support/method_handler.h>
 #include <grpcpp/support/proto_buffer_reader.h>
-#include <grpcpp/impl/codegen/proto_utils.h>
+
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
@@ -37,7 +37,8 @@ template <typename Writer>
 grpc::Status Send(const google::protobuf::Message& message, Writer* writer) {
   grpc::ByteBuffer buffer;
   bool own_buffer = false;
-  grpc::Status serialized = grpc::SerializationTraits<google::protobuf::Message>::Serialize(message, &buffer, &own_buffer);
+  grpc::Status serialized =
+      grpc::SerializationTraits<google::protobuf::Message>::Serialize(message, &buffer, &own_buffer);
   if (!serialized.ok()) return serialized;
   return writer->Write(buffer) ? grpc::Status::OK : kClientGone;
 }

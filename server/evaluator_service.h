@@ -14,12 +14,12 @@
 #ifndef RESNET8_SERVER_EVALUATOR_SERVICE_H_
 #define RESNET8_SERVER_EVALUATOR_SERVICE_H_
 
-#include <atomic>
-
-#include "absl/synchronization/mutex.h"
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/sync_stream.h>
 
+#include <atomic>
+
+#include "absl/synchronization/mutex.h"
 #include "resnet8/v1/evaluator.grpc.pb.h"
 #include "server/evaluator_core.h"
 #include "server/service_metrics.h"

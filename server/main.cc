@@ -79,7 +79,7 @@ v1::ModelInfo DescribeModel(const ConvertedModel& model, bool optimized) {
   for (const std::string& name : StandardCifar10ClassNames()) info.add_class_names(name);
   info.mutable_self_check()->set_detail("not run yet");
   info.set_runtime(absl::StrCat("LibTorch ", TORCH_VERSION, " (CPU, ",
-                                 optimized ? "optimized: BatchNorm folded, channels-last" : "as converted", ")"));
+                                optimized ? "optimized: BatchNorm folded, channels-last" : "as converted", ")"));
   info.set_convert_seconds(model.convert_seconds);
   return info;
 }
@@ -106,8 +106,8 @@ int WaitForStopSignal(const sigset_t& signals) {
   return signal;
 }
 
-absl::Status Serve(const std::string& model_path, const ServerOptions& options,
-                   const TorchClassifierOptions& inference, bool optimize, const sigset_t& stop_signals) {
+absl::Status Serve(const std::string& model_path, const ServerOptions& options, const TorchClassifierOptions& inference,
+                   bool optimize, const sigset_t& stop_signals) {
   ASSIGN_OR_RETURN(ConvertedModel model, ConvertKerasFile(model_path));
   LOG(INFO) << "converted " << model_path << " in " << model.convert_seconds << " s: widths "
             << absl::StrJoin(model.module->spec().Widths(), "/") << ", sha256 " << model.sha256;
@@ -133,8 +133,8 @@ absl::Status Serve(const std::string& model_path, const ServerOptions& options,
   LOG(INFO) << "listening on " << server->address();
 
   const int signal = WaitForStopSignal(stop_signals);
-  LOG(INFO) << "received " << strsignal(signal) << ": draining (grace "
-            << absl::FormatDuration(options.shutdown_grace) << ")";
+  LOG(INFO) << "received " << strsignal(signal) << ": draining (grace " << absl::FormatDuration(options.shutdown_grace)
+            << ")";
   server->Shutdown();
   LOG(INFO) << "stopped";
   return absl::OkStatus();
@@ -153,8 +153,9 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  absl::SetProgramUsageMessage("Serves a Keras ResNet8 converted to LibTorch over gRPC.\n"
-                               "Usage: resnet8_server --model=PATH.h5 [--address=HOST:PORT]");
+  absl::SetProgramUsageMessage(
+      "Serves a Keras ResNet8 converted to LibTorch over gRPC.\n"
+      "Usage: resnet8_server --model=PATH.h5 [--address=HOST:PORT]");
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
@@ -190,8 +191,7 @@ int main(int argc, char** argv) {
     std::cerr << "resnet8_server: --threads must be >= 0 and --batching_delay_us within 0..1000000\n";
     return 1;
   }
-  absl::Status status =
-      resnet8::Serve(model, options, inference, absl::GetFlag(FLAGS_optimize), stop_signals);
+  absl::Status status = resnet8::Serve(model, options, inference, absl::GetFlag(FLAGS_optimize), stop_signals);
   if (!status.ok()) {
     std::cerr << "resnet8_server: " << status.message() << "\n";
     return 1;

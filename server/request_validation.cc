@@ -9,8 +9,8 @@ absl::Status ParseRequest(google::protobuf::io::ZeroCopyInputStream& input, goog
                           absl::string_view what) {
   message.Clear();
   if (!message.ParseFromZeroCopyStream(&input)) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " is not a valid ", message.GetTypeName(),
-                                                   " (truncated or malformed protobuf)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " is not a valid ", message.GetTypeName(), " (truncated or malformed protobuf)"));
   }
   return absl::OkStatus();
 }
@@ -23,12 +23,16 @@ int64_t MaxRequestBytes(const ServiceLimits& limits) {
 absl::StatusOr<ImageBatchView> ValidateImageBatch(const v1::ImageBatch& batch, const ServiceLimits& limits) {
   ImageBatchView view;
   switch (batch.layout()) {
-    case v1::PIXEL_LAYOUT_CHANNEL_PLANAR: view.layout = PixelLayout::kChannelPlanar; break;
-    case v1::PIXEL_LAYOUT_INTERLEAVED_HWC: view.layout = PixelLayout::kInterleavedHwc; break;
+    case v1::PIXEL_LAYOUT_CHANNEL_PLANAR:
+      view.layout = PixelLayout::kChannelPlanar;
+      break;
+    case v1::PIXEL_LAYOUT_INTERLEAVED_HWC:
+      view.layout = PixelLayout::kInterleavedHwc;
+      break;
     default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "images.layout is ", batch.layout(),
-          "; state PIXEL_LAYOUT_CHANNEL_PLANAR (1) or PIXEL_LAYOUT_INTERLEAVED_HWC (2)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("images.layout is ", batch.layout(),
+                       "; state PIXEL_LAYOUT_CHANNEL_PLANAR (1) or PIXEL_LAYOUT_INTERLEAVED_HWC (2)"));
   }
   if (batch.count() == 0) return absl::InvalidArgumentError("images.count is 0; a batch needs at least one image");
   if (batch.count() > limits.max_batch_images) {
@@ -39,8 +43,8 @@ absl::StatusOr<ImageBatchView> ValidateImageBatch(const v1::ImageBatch& batch, c
   const int64_t expected = static_cast<int64_t>(batch.count()) * kImageBytes;
   if (static_cast<int64_t>(batch.pixels().size()) != expected) {
     return absl::InvalidArgumentError(absl::StrCat("images.pixels has ", batch.pixels().size(), " bytes; images.count ",
-                                                   batch.count(), " needs exactly ", expected, " (",
-                                                   kImageBytes, " per 32x32x3 image)"));
+                                                   batch.count(), " needs exactly ", expected, " (", kImageBytes,
+                                                   " per 32x32x3 image)"));
   }
   view.count = batch.count();
   view.pixels = absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(batch.pixels().data()), batch.pixels().size());
@@ -61,8 +65,8 @@ absl::StatusOr<ImageBatchView> ValidateEvaluateRequest(const v1::EvaluateRequest
     }
   }
   if (request.indices_size() != 0 && request.indices_size() != view.count) {
-    return absl::InvalidArgumentError(absl::StrCat("indices has ", request.indices_size(), " entries for ",
-                                                   view.count, " images; give one per image or none"));
+    return absl::InvalidArgumentError(absl::StrCat("indices has ", request.indices_size(), " entries for ", view.count,
+                                                   " images; give one per image or none"));
   }
   return view;
 }

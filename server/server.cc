@@ -42,8 +42,8 @@ absl::Status ValidateServerOptions(const ServerOptions& options) {
   return absl::OkStatus();
 }
 
-EvaluatorServer::EvaluatorServer(const ServerOptions& options, const ImageClassifier& classifier,
-                                 v1::ModelInfo info, ServiceMetrics* metrics)
+EvaluatorServer::EvaluatorServer(const ServerOptions& options, const ImageClassifier& classifier, v1::ModelInfo info,
+                                 ServiceMetrics* metrics)
     : options_(options),
       own_metrics_(metrics == nullptr ? std::make_unique<ServiceMetrics>() : nullptr),
       metrics_(metrics == nullptr ? own_metrics_.get() : metrics),
@@ -53,8 +53,7 @@ EvaluatorServer::EvaluatorServer(const ServerOptions& options, const ImageClassi
 
 absl::StatusOr<std::unique_ptr<EvaluatorServer>> EvaluatorServer::Start(const ServerOptions& options,
                                                                         const ImageClassifier& classifier,
-                                                                        v1::ModelInfo info,
-                                                                        ServiceMetrics* metrics) {
+                                                                        v1::ModelInfo info, ServiceMetrics* metrics) {
   if (absl::Status status = ValidateServerOptions(options); !status.ok()) return status;
   info.mutable_limits()->set_max_batch_images(options.limits.max_batch_images);
   info.mutable_limits()->set_max_message_bytes(MaxRequestBytes(options.limits));

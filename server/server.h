@@ -65,8 +65,7 @@ class EvaluatorServer {
   // keeps its own. Errors: INVALID_ARGUMENT for bad options; UNAVAILABLE if
   // an address cannot be bound.
   static absl::StatusOr<std::unique_ptr<EvaluatorServer>> Start(const ServerOptions& options,
-                                                                const ImageClassifier& classifier,
-                                                                v1::ModelInfo info,
+                                                                const ImageClassifier& classifier, v1::ModelInfo info,
                                                                 ServiceMetrics* metrics = nullptr);
   ~EvaluatorServer();
 

@@ -10,29 +10,16 @@ namespace resnet8 {
 namespace {
 
 // Seconds: from a cached 1-image pass (~1 ms) to a large batch behind others.
-const std::vector<double> kSecondsBuckets = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
-                                             0.1,    0.2,   0.5,   1,     2,    5,    10};
+const std::vector<double> kSecondsBuckets = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10};
 // Images per request, up to the default max_batch_images.
 const std::vector<double> kImageBuckets = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
 
 const char* CodeName(int code) {
-  static const char* const kNames[] = {"OK",
-                                       "CANCELLED",
-                                       "UNKNOWN",
-                                       "INVALID_ARGUMENT",
-                                       "DEADLINE_EXCEEDED",
-                                       "NOT_FOUND",
-                                       "ALREADY_EXISTS",
-                                       "PERMISSION_DENIED",
-                                       "RESOURCE_EXHAUSTED",
-                                       "FAILED_PRECONDITION",
-                                       "ABORTED",
-                                       "OUT_OF_RANGE",
-                                       "UNIMPLEMENTED",
-                                       "INTERNAL",
-                                       "UNAVAILABLE",
-                                       "DATA_LOSS",
-                                       "UNAUTHENTICATED"};
+  static const char* const kNames[] = {
+      "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+      "DATA_LOSS", "UNAUTHENTICATED"};
   return code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN";
 }
 
@@ -130,11 +117,10 @@ std::string ServiceMetrics::RenderPrometheus() const {
   std::string out;
   Header("resnet8_requests_total", "counter", "gRPC calls finished, by method and status code.", &out);
   for (const auto& [key, count] : requests_) {
-    absl::StrAppend(&out, "resnet8_requests_total{method=\"", key.first, "\",code=\"", CodeName(key.second),
-                    "\"} ", count, "\n");
+    absl::StrAppend(&out, "resnet8_requests_total{method=\"", key.first, "\",code=\"", CodeName(key.second), "\"} ",
+                    count, "\n");
   }
-  Header("resnet8_request_seconds", "histogram", "Duration of gRPC calls (a whole stream for EvaluateDataset).",
-         &out);
+  Header("resnet8_request_seconds", "histogram", "Duration of gRPC calls (a whole stream for EvaluateDataset).", &out);
   for (const auto& [method, histogram] : request_seconds_) {
     histogram.Render("resnet8_request_seconds", absl::StrCat("method=\"", method, "\""), &out);
   }

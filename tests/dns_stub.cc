@@ -57,12 +57,11 @@ std::vector<uint8_t> AnswerDnsQuery(absl::Span<const uint8_t> packet, const std:
   const bool ours = absl::AsciiStrToLower(asked) == absl::AsciiStrToLower(name);
   const bool answered = ours && type == kTypeA && klass == kClassIn;
   std::vector<uint8_t> reply(packet.begin(), packet.begin() + 2);  // the query's id
-  Append16(reply, kFlagResponse | kFlagAuthoritative | (flags & kFlagRecursionDesired) |
-                      (ours ? 0 : kRcodeNameError));
-  Append16(reply, 1);                                                      // questions
+  Append16(reply, kFlagResponse | kFlagAuthoritative | (flags & kFlagRecursionDesired) | (ours ? 0 : kRcodeNameError));
+  Append16(reply, 1);                                                       // questions
   Append16(reply, answered ? static_cast<uint16_t>(addresses.size()) : 0);  // answers
-  Append16(reply, 0);                                                      // authority
-  Append16(reply, 0);                                                      // additional
+  Append16(reply, 0);                                                       // authority
+  Append16(reply, 0);                                                       // additional
   reply.insert(reply.end(), packet.begin() + kHeaderBytes, packet.begin() + question_end);
   if (answered) {
     for (const std::array<uint8_t, 4>& address : addresses) {

@@ -14,8 +14,8 @@ namespace {
 
 // A standard query with recursion desired, as c-ares sends it.
 std::vector<uint8_t> Query(const std::string& dotted_name, uint16_t type, uint16_t id = 0x1234) {
-  std::vector<uint8_t> packet = {static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 0x01, 0x00, 0, 1, 0, 0,
-                                 0, 0, 0, 0};
+  std::vector<uint8_t> packet = {
+      static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
   size_t start = 0;
   while (start <= dotted_name.size()) {
     size_t dot = dotted_name.find('.', start);

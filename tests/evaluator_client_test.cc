@@ -2,13 +2,14 @@
 // answers that do not match what was sent must be an error, not a result.
 // And its answer to a server at its stream limit: wait for a slot once the
 // evaluation was admitted, fail at once when it never was.
+#include "client/evaluator_client.h"
+
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <functional>
 
-#include "client/evaluator_client.h"
 #include "tests/test_support.h"
 
 namespace resnet8 {

@@ -45,7 +45,8 @@ class FakeClassifier final : public ImageClassifier {
 };
 
 // `count` images; image i has every byte equal to `first_byte(i)`, label i % 10.
-LabeledImages MakeImages(int64_t count, std::function<uint8_t(int64_t)> first_byte = [](int64_t i) { return i; }) {
+LabeledImages MakeImages(
+    int64_t count, std::function<uint8_t(int64_t)> first_byte = [](int64_t i) { return i; }) {
   LabeledImages images;
   for (int64_t i = 0; i < count; ++i) {
     images.pixels.insert(images.pixels.end(), kImageBytes, first_byte(i));
@@ -114,10 +115,10 @@ class ServiceTest : public ::testing::Test {
   std::unique_ptr<v1::Evaluator::Stub> stub_;
 };
 
-#define EXPECT_GRPC_STATUS(status, expected_code, substring)                             \
-  do {                                                                                  \
-    const grpc::Status s_ = (status);                                                   \
-    EXPECT_EQ(s_.error_code(), expected_code) << s_.error_message();                    \
+#define EXPECT_GRPC_STATUS(status, expected_code, substring)                                \
+  do {                                                                                      \
+    const grpc::Status s_ = (status);                                                       \
+    EXPECT_EQ(s_.error_code(), expected_code) << s_.error_message();                        \
     EXPECT_NE(s_.error_message().find(substring), std::string::npos) << s_.error_message(); \
   } while (0)
 
@@ -166,7 +167,8 @@ TEST_F(ServiceTest, RejectsWrongByteCount) {
   StartServer();
   server_->SetServing(true);
   EXPECT_GRPC_STATUS(CallClassify(ClassifyRequestOf(2, kImageBytes + 5, v1::PIXEL_LAYOUT_CHANNEL_PLANAR)),
-                     grpc::StatusCode::INVALID_ARGUMENT, "images.pixels has 3077 bytes; images.count 2 needs exactly 6144");
+                     grpc::StatusCode::INVALID_ARGUMENT,
+                     "images.pixels has 3077 bytes; images.count 2 needs exactly 6144");
 }
 
 TEST_F(ServiceTest, RejectsUnspecifiedAndUnknownLayouts) {
@@ -327,7 +329,7 @@ TEST_F(ServiceTest, ShutdownPastTheGraceCancelsTheStream) {
   std::thread client([&] {
     EvaluateOptions options;
     options.batch_size = 1;
-    options.reconnect_budget = absl::ZeroDuration();  // see the shutdown, do not wait for a restart
+    options.reconnect_budget = absl::ZeroDuration();       // see the shutdown, do not wait for a restart
     result = client_->Evaluate(MakeImages(200), options);  // 10 s of work
   });
   while (classifier_.calls() < 2) absl::SleepFor(absl::Milliseconds(1));
@@ -409,8 +411,8 @@ grpc::Status ClassifyRawBytes(grpc::Channel& channel, const std::string& bytes) 
 
 struct RawStreamOutcome {
   grpc::Status status;
-  int answers = 0;           // responses with predictions
-  bool got_report = false;   // a final report arrived
+  int answers = 0;          // responses with predictions
+  bool got_report = false;  // a final report arrived
 };
 
 // Sends each of `messages` as one message of an EvaluateDataset stream, then
@@ -420,8 +422,7 @@ RawStreamOutcome EvaluateRawBytes(grpc::Channel& channel, const std::vector<std:
   std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> stream(
       grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
           &channel,
-          grpc::internal::RpcMethod("/resnet8.v1.Evaluator/EvaluateDataset",
-                                    grpc::internal::RpcMethod::BIDI_STREAMING),
+          grpc::internal::RpcMethod("/resnet8.v1.Evaluator/EvaluateDataset", grpc::internal::RpcMethod::BIDI_STREAMING),
           &context));
   for (const std::string& message : messages) {
     if (!stream->Write(WireBytes(message))) break;  // the server has ended the call
@@ -452,8 +453,9 @@ TEST_F(ServiceTest, ClassifyRejectsBytesThatAreNotARequest) {
   const std::string valid = ClassifyRequestOf(2, 2 * kImageBytes, v1::PIXEL_LAYOUT_CHANNEL_PLANAR).SerializeAsString();
   const std::vector<std::string> garbled = {
       valid.substr(0, valid.size() / 2),  // truncated
-      valid + "\xff\xff\xff\xff",          // a valid message followed by garbage
-      RandomBytes(1, 97), RandomBytes(2, 4000),
+      valid + "\xff\xff\xff\xff",         // a valid message followed by garbage
+      RandomBytes(1, 97),
+      RandomBytes(2, 4000),
   };
   for (const std::string& bytes : garbled) {
     EXPECT_GRPC_STATUS(ClassifyRawBytes(*channel_, bytes), grpc::StatusCode::INVALID_ARGUMENT,

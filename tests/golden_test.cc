@@ -86,8 +86,8 @@ TEST_P(GoldenTest, ReproducesEveryKerasProbabilityOfThePerf200Subset) {
     same_argmax += Argmax(ours) == golden_argmax;
     correct += Argmax(ours) == golden[i].label;
   }
-  std::cout << (GetParam() ? "optimized" : "as converted") << " golden: max |p - p_keras| = " << max_difference << " over 2000 probabilities; same argmax "
-            << same_argmax << "/200; top-1 " << correct << "/200\n";
+  std::cout << (GetParam() ? "optimized" : "as converted") << " golden: max |p - p_keras| = " << max_difference
+            << " over 2000 probabilities; same argmax " << same_argmax << "/200; top-1 " << correct << "/200\n";
   EXPECT_LE(max_difference, 1e-5);
   EXPECT_EQ(same_argmax, 200);
   EXPECT_EQ(correct, 174);
@@ -105,7 +105,8 @@ TEST_P(GoldenTest, FullTestSetGives8719Of10000) {
       ASSERT_OK(metrics.Add(images.labels[i], Argmax(absl::MakeConstSpan(probabilities).subspan(i * 10, 10))));
     }
   }
-  std::cout << (GetParam() ? "optimized" : "as converted") << " full set: " << metrics.correct() << "/" << metrics.images() << "\n";
+  std::cout << (GetParam() ? "optimized" : "as converted") << " full set: " << metrics.correct() << "/"
+            << metrics.images() << "\n";
   EXPECT_EQ(metrics.images(), 10000);
   EXPECT_EQ(metrics.correct(), 8719);
 }

@@ -27,8 +27,8 @@ ImagePrediction Prediction(int64_t index, int label, int predicted, float confid
 TEST(HtmlReport, CalibrationBinsAndExpectedCalibrationError) {
   // Bin 0.9-1.0: two right, one wrong, mean confidence 0.95 -> gap |0.667-0.95|.
   // Bin 0.5-0.6: one right at 0.55 -> gap 0.45. Bin 1.0 belongs to the last bin.
-  const std::vector<ImagePrediction> predictions = {
-      Prediction(0, 1, 1, 0.92f), Prediction(1, 2, 2, 1.0f), Prediction(2, 3, 4, 0.93f), Prediction(3, 5, 5, 0.55f)};
+  const std::vector<ImagePrediction> predictions = {Prediction(0, 1, 1, 0.92f), Prediction(1, 2, 2, 1.0f),
+                                                    Prediction(2, 3, 4, 0.93f), Prediction(3, 5, 5, 0.55f)};
   const Calibration calibration = ComputeCalibration(predictions, 10);
   ASSERT_EQ(calibration.bins.size(), 10u);
   EXPECT_EQ(calibration.bins[9].images, 3);

@@ -88,8 +88,8 @@ TEST(ImageFile, EnlargesBilinearly) {
   const RgbImage big = ResizeTo(small, 32, 32);
   ASSERT_EQ(big.pixels.size(), 3072u);
   // Half-pixel centres: output x = 1 samples input x = 0.25, between 0 and 1.
-  EXPECT_EQ(big.pixels[(0 * 32 + 1) * 3], 0);  // round(0.25) = 0
-  EXPECT_EQ(big.pixels[(0 * 32 + 3) * 3], 1);  // input x = 1.25
+  EXPECT_EQ(big.pixels[(0 * 32 + 1) * 3], 0);        // round(0.25) = 0
+  EXPECT_EQ(big.pixels[(0 * 32 + 3) * 3], 1);        // input x = 1.25
   EXPECT_EQ(big.pixels[(31 * 32 + 31) * 3 + 1], 7);  // clamped to the last row
 }
 

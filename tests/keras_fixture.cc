@@ -45,8 +45,12 @@ class FixtureBuilder {
     const std::string pool = Name("average_pooling2d");
     layers_.push_back({{"class_name", "AveragePooling2D"},
                        {"name", pool},
-                       {"config", {{"name", pool}, {"pool_size", {size, size}}, {"padding", "valid"},
-                                   {"strides", {size, size}}, {"data_format", "channels_last"}}},
+                       {"config",
+                        {{"name", pool},
+                         {"pool_size", {size, size}},
+                         {"padding", "valid"},
+                         {"strides", {size, size}},
+                         {"data_format", "channels_last"}}},
                        {"inbound_nodes", Inbound({x})}});
     file_.layers.push_back({pool, {}});
     const std::string flatten = Name("flatten");
@@ -60,12 +64,16 @@ class FixtureBuilder {
                        {"name", dense},
                        {"config", {{"name", dense}, {"units", 10}, {"activation", "softmax"}, {"use_bias", true}}},
                        {"inbound_nodes", Inbound({flatten})}});
-    file_.layers.push_back({dense, {Weight(dense, "kernel", {channels, 10}, 1.0 / std::sqrt(channels)),
-                                    Weight(dense, "bias", {10}, 0.1)}});
+    file_.layers.push_back(
+        {dense,
+         {Weight(dense, "kernel", {channels, 10}, 1.0 / std::sqrt(channels)), Weight(dense, "bias", {10}, 0.1)}});
 
     json config = {{"class_name", "Functional"},
-                   {"config", {{"name", "model"}, {"layers", layers_},
-                               {"input_layers", {{"input_1", 0, 0}}}, {"output_layers", {{dense, 0, 0}}}}}};
+                   {"config",
+                    {{"name", "model"},
+                     {"layers", layers_},
+                     {"input_layers", {{"input_1", 0, 0}}},
+                     {"output_layers", {{dense, 0, 0}}}}}};
     file_.model_config_json = config.dump();
     file_.keras_version = "2.4.0";
     file_.backend = "tensorflow";
@@ -103,14 +111,21 @@ class FixtureBuilder {
     const std::string name = Name("conv2d");
     layers_.push_back({{"class_name", "Conv2D"},
                        {"name", name},
-                       {"config", {{"name", name}, {"filters", out}, {"kernel_size", {kernel, kernel}},
-                                   {"strides", {stride, stride}}, {"padding", "same"},
-                                   {"data_format", "channels_last"}, {"dilation_rate", {1, 1}}, {"groups", 1},
-                                   {"activation", "linear"}, {"use_bias", true}}},
+                       {"config",
+                        {{"name", name},
+                         {"filters", out},
+                         {"kernel_size", {kernel, kernel}},
+                         {"strides", {stride, stride}},
+                         {"padding", "same"},
+                         {"data_format", "channels_last"},
+                         {"dilation_rate", {1, 1}},
+                         {"groups", 1},
+                         {"activation", "linear"},
+                         {"use_bias", true}}},
                        {"inbound_nodes", Inbound({x})}});
     const double stddev = input_scale * std::sqrt(2.0 / (kernel * kernel * in));
-    file_.layers.push_back({name, {Weight(name, "kernel", {kernel, kernel, in, out}, stddev),
-                                   Weight(name, "bias", {out}, 0.05)}});
+    file_.layers.push_back(
+        {name, {Weight(name, "kernel", {kernel, kernel, in, out}, stddev), Weight(name, "bias", {out}, 0.05)}});
     return name;
   }
 
@@ -118,13 +133,19 @@ class FixtureBuilder {
     const std::string name = Name("batch_normalization");
     layers_.push_back({{"class_name", "BatchNormalization"},
                        {"name", name},
-                       {"config", {{"name", name}, {"axis", {3}}, {"momentum", 0.99}, {"epsilon", options_.epsilon},
-                                   {"center", true}, {"scale", true}}},
+                       {"config",
+                        {{"name", name},
+                         {"axis", {3}},
+                         {"momentum", 0.99},
+                         {"epsilon", options_.epsilon},
+                         {"center", true},
+                         {"scale", true}}},
                        {"inbound_nodes", Inbound({x})}});
-    file_.layers.push_back({name, {Weight(name, "gamma", {channels}, 0.2, 1.0), Weight(name, "beta", {channels}, 0.1),
-                                   Weight(name, "moving_mean", {channels}, 0.1),
-                                   // Small variances make the epsilon matter, as in trained models.
-                                   Weight(name, "moving_variance", {channels}, 0.01, 0.0, /*positive=*/true)}});
+    file_.layers.push_back({name,
+                            {Weight(name, "gamma", {channels}, 0.2, 1.0), Weight(name, "beta", {channels}, 0.1),
+                             Weight(name, "moving_mean", {channels}, 0.1),
+                             // Small variances make the epsilon matter, as in trained models.
+                             Weight(name, "moving_variance", {channels}, 0.01, 0.0, /*positive=*/true)}});
     return name;
   }
 
@@ -140,8 +161,8 @@ class FixtureBuilder {
 
   std::string Add(const std::string& a, const std::string& b) {
     const std::string name = Name("add");
-    layers_.push_back({{"class_name", "Add"}, {"name", name}, {"config", {{"name", name}}},
-                       {"inbound_nodes", Inbound({a, b})}});
+    layers_.push_back(
+        {{"class_name", "Add"}, {"name", name}, {"config", {{"name", name}}}, {"inbound_nodes", Inbound({a, b})}});
     file_.layers.push_back({name, {}});
     return name;
   }
@@ -234,8 +255,8 @@ absl::Status WriteKerasH5File(const KerasH5File& file, const std::string& path) 
       names.push_back(weight.name);
       std::vector<hsize_t> dims(weight.shape.begin(), weight.shape.end());
       Id space{H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose};
-      Id dataset{H5Dcreate2(group.id, weight.name.c_str(), H5T_IEEE_F32LE, space.id, create_parents.id,
-                            H5P_DEFAULT, H5P_DEFAULT),
+      Id dataset{H5Dcreate2(group.id, weight.name.c_str(), H5T_IEEE_F32LE, space.id, create_parents.id, H5P_DEFAULT,
+                            H5P_DEFAULT),
                  H5Dclose};
       ok &= dataset.id >= 0 &&
             H5Dwrite(dataset.id, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, weight.values.data()) >= 0;

@@ -19,9 +19,7 @@ using testing::MakeResNetFixture;
 using testing::MakeTempDir;
 using testing::WriteKerasH5File;
 
-void WriteBytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
+void WriteBytes(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
 std::string ReadBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -148,8 +146,7 @@ TEST(KerasH5, RejectsLayerListedWithoutGroup) {
   const std::string path = MakeTempDir() + "/nogroup.h5";
   ASSERT_OK(WriteKerasH5File(MakeResNetFixture({.widths = {4}}), path));
   ASSERT_OK(testing::DeleteH5Object(path, "model_weights/dense"));
-  EXPECT_STATUS(ReadKerasH5File(path), absl::StatusCode::kInvalidArgument,
-                "lists 'dense' but there is no such group");
+  EXPECT_STATUS(ReadKerasH5File(path), absl::StatusCode::kInvalidArgument, "lists 'dense' but there is no such group");
 }
 
 }  // namespace

@@ -49,12 +49,14 @@ TEST(KerasModel, BuildsTheSharedModelWithShapes) {
 TEST(KerasModel, RejectsMalformedJson) {
   KerasH5File file = MakeResNetFixture({.widths = {4}});
   file.model_config_json = file.model_config_json.substr(0, 100);
-  EXPECT_STATUS(BuildKerasModel(file, "m.h5"), absl::StatusCode::kInvalidArgument, "m.h5: model_config is not valid JSON");
+  EXPECT_STATUS(BuildKerasModel(file, "m.h5"), absl::StatusCode::kInvalidArgument,
+                "m.h5: model_config is not valid JSON");
 }
 
 TEST(KerasModel, RejectsUnsupportedLayerClass) {
-  KerasH5File file = EditConfig(MakeResNetFixture({.widths = {4}}),
-                                [](json& layers) { LayerNamed(layers, "flatten")["class_name"] = "GlobalMaxPooling2D"; });
+  KerasH5File file = EditConfig(MakeResNetFixture({.widths = {4}}), [](json& layers) {
+    LayerNamed(layers, "flatten")["class_name"] = "GlobalMaxPooling2D";
+  });
   EXPECT_STATUS(BuildKerasModel(file, "m.h5"), absl::StatusCode::kInvalidArgument,
                 "layer 'flatten' (GlobalMaxPooling2D): unsupported layer class");
 }

@@ -98,8 +98,7 @@ TEST(KerasToTorch, RejectsGraphWithoutShortcut) {
   }
   file.model_config_json = config.dump();
   ASSERT_OK_AND_ASSIGN(KerasModel keras, BuildKerasModel(file, "m.h5"));
-  EXPECT_STATUS(MatchResNet(keras, "m.h5"), absl::StatusCode::kInvalidArgument,
-                "not the MLPerf Tiny ResNet-v1 family");
+  EXPECT_STATUS(MatchResNet(keras, "m.h5"), absl::StatusCode::kInvalidArgument, "not the MLPerf Tiny ResNet-v1 family");
 }
 
 TEST(KerasToTorch, RejectsConvWithFusedActivation) {

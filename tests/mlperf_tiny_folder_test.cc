@@ -52,7 +52,8 @@ TEST_F(MlperfTinyFolderTest, AFolderWithoutTheCsvIsNotOne) { EXPECT_FALSE(IsMlpe
 
 TEST_F(MlperfTinyFolderTest, RejectsAListedFileThatIsMissing) {
   WriteFile(folder_ + "/y_labels.csv", "cat_1.bin,10,3\nnone.bin,10,1\n");
-  EXPECT_STATUS(ReadMlperfTinyFolder(folder_), absl::StatusCode::kNotFound, "none.bin: cannot open the image listed on");
+  EXPECT_STATUS(ReadMlperfTinyFolder(folder_), absl::StatusCode::kNotFound,
+                "none.bin: cannot open the image listed on");
   EXPECT_STATUS(ReadMlperfTinyFolder(folder_), absl::StatusCode::kNotFound, "y_labels.csv line 2");
 }
 

@@ -13,8 +13,8 @@
 #include <iostream>
 #include <random>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/keras_h5.h"
 #include "common/keras_model.h"
@@ -42,9 +42,7 @@ std::string ReadBytes(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-void WriteBytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
+void WriteBytes(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
 // Overwrites 1 to 16 random bytes; the same seed gives the same cases on every machine.
 std::string Corrupt(const std::string& original, int case_index, std::mt19937_64& random, std::string* what) {
@@ -140,11 +138,11 @@ TEST(ModelFuzz, CorruptedModelsLoadCheckedOrAreRefusedWithAMessage) {
     }
     std::filesystem::remove(path, ignored);
   }
-  const std::string summary = absl::StrCat(
-      kCases, " corrupted models (seed ", kSeed, "): ", loaded, " loaded and passed the self-check, ", refused,
-      " refused with a message naming the file (", hdf5_stopped, " stopped in the HDF5 reader process, ",
-      self_check_failed, " failed the self-check); ", programs_run,
-      " also run through resnet8_convert and resnet8_server");
+  const std::string summary =
+      absl::StrCat(kCases, " corrupted models (seed ", kSeed, "): ", loaded, " loaded and passed the self-check, ",
+                   refused, " refused with a message naming the file (", hdf5_stopped,
+                   " stopped in the HDF5 reader process, ", self_check_failed, " failed the self-check); ",
+                   programs_run, " also run through resnet8_convert and resnet8_server");
   std::cout << summary << "\n";
   RecordProperty("summary", summary);
   EXPECT_EQ(loaded + refused, kCases);

@@ -66,8 +66,9 @@ bool PollExit(pid_t pid, absl::Duration limit, ProgramResult* result) {
 std::string ProgramPath(const std::string& name) { return absl::StrCat(RESNET8_BINARY_DIR, "/", name); }
 
 std::string ProgramResult::Describe() const {
-  std::string what = timed_out ? "timed out" : signal != 0 ? absl::StrCat("signal ", signal)
-                                                            : absl::StrCat("exit ", exit_code);
+  std::string what = timed_out     ? "timed out"
+                     : signal != 0 ? absl::StrCat("signal ", signal)
+                                   : absl::StrCat("exit ", exit_code);
   return absl::StrCat(what, "; output:\n", output);
 }
 
@@ -105,8 +106,8 @@ absl::StatusOr<std::string> ServerProcess::WaitUntilListening(absl::Duration lim
       return absl::FailedPreconditionError(absl::StrCat("exited before listening: ", result_.Describe()));
     }
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat("not listening after ", absl::FormatDuration(limit),
-                                                      "; output:\n", output));
+      return absl::DeadlineExceededError(
+          absl::StrCat("not listening after ", absl::FormatDuration(limit), "; output:\n", output));
     }
     absl::SleepFor(absl::Milliseconds(20));
   }

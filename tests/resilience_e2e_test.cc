@@ -12,9 +12,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "httplib.h"
 #include "client/evaluator_client.h"
 #include "common/cifar10.h"
+#include "httplib.h"
 #include "tests/dns_stub.h"
 #include "tests/program_runner.h"
 #include "tests/test_support.h"
@@ -330,8 +330,8 @@ absl::StatusOr<Replicas> StartReplicasOnOnePort() {
     Replicas replicas;
     failed = absl::OkStatus();
     for (int i = 1; i <= 3; ++i) {
-      replicas.servers.push_back(StartServer(absl::StrCat("127.0.0.", i, ":", replicas.port),
-                                             {"--metrics_address=127.0.0.1:0"}));
+      replicas.servers.push_back(
+          StartServer(absl::StrCat("127.0.0.", i, ":", replicas.port), {"--metrics_address=127.0.0.1:0"}));
       absl::StatusOr<std::string> address = replicas.servers.back()->WaitUntilListening(absl::Seconds(60));
       if (!address.ok()) {
         failed = address.status();
@@ -364,7 +364,8 @@ TEST(Resilience, ThreeReplicasBehindOneDnsNameShareAnEvaluation) {
   // gRPC's c-ares resolver asks the stub (the target's authority) for the name.
   const std::string target = absl::StrCat("dns://", dns.address(), "/replicas.resnet8.test:", replicas.port);
   options.streams = 3;
-  ASSERT_OK_AND_ASSIGN(const EvaluationResult merged, EvaluatorClient(EvaluatorClient::Connect(target)).Evaluate(images, options));
+  ASSERT_OK_AND_ASSIGN(const EvaluationResult merged,
+                       EvaluatorClient(EvaluatorClient::Connect(target)).Evaluate(images, options));
   ExpectSamePredictions(merged, single, "three replicas behind one DNS name");
   EXPECT_EQ(merged.server_report.correct(), 8719u);
   EXPECT_GE(dns.address_queries(), 1);

@@ -35,9 +35,9 @@ struct Certificates {
 };
 
 void MakeCertificate(const std::string& cert, const std::string& key, const std::string& name) {
-  const std::string command = absl::StrCat(
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=", name, " -addext subjectAltName=DNS:", name,
-      ",IP:127.0.0.1 -keyout ", key, " -out ", cert, " >/dev/null 2>&1");
+  const std::string command = absl::StrCat("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=", name,
+                                           " -addext subjectAltName=DNS:", name, ",IP:127.0.0.1 -keyout ", key,
+                                           " -out ", cert, " >/dev/null 2>&1");
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
 }
 
@@ -145,7 +145,8 @@ TEST(CredentialFiles, ReadsATokenAndRejectsBadOnes) {
   std::ofstream(dir + "/spaced") << "two words\n";
   ASSERT_OK_AND_ASSIGN(std::string token, ReadTokenFile(dir + "/good"));
   EXPECT_EQ(token, "abc.DEF-123_=");
-  EXPECT_STATUS(ReadTokenFile(dir + "/empty"), absl::StatusCode::kInvalidArgument, dir + "/empty: the token file is empty");
+  EXPECT_STATUS(ReadTokenFile(dir + "/empty"), absl::StatusCode::kInvalidArgument,
+                dir + "/empty: the token file is empty");
   EXPECT_STATUS(ReadTokenFile(dir + "/spaced"), absl::StatusCode::kInvalidArgument, "holds a space");
   EXPECT_STATUS(ReadTokenFile(dir + "/missing"), absl::StatusCode::kNotFound, dir + "/missing");
   EXPECT_STATUS(ReadPemFile(dir + "/good"), absl::StatusCode::kInvalidArgument, "not a PEM file");

@@ -77,7 +77,8 @@ TEST_F(ServiceE2eTest, FullTestSetOverTheWireGives8719AndTheInProcessProbabiliti
       ASSERT_EQ(result.predictions[begin + i].index, begin + i);
       for (int c = 0; c < 10; ++c) {
         max_difference = std::max(
-            max_difference, static_cast<double>(std::abs(result.predictions[begin + i].probabilities[c] - probabilities[i * 10 + c])));
+            max_difference,
+            static_cast<double>(std::abs(result.predictions[begin + i].probabilities[c] - probabilities[i * 10 + c])));
       }
     }
   }
@@ -133,7 +134,8 @@ TEST_F(ServiceE2eTest, ConcurrentSingleImagesAreBatchedAndAnsweredAsAlone) {
   constexpr int kThreads = 8, kCalls = 16;
   std::vector<std::vector<float>> alone(kThreads * kCalls, std::vector<float>(10));
   for (int i = 0; i < kThreads * kCalls; ++i) {
-    ASSERT_OK(classifier_->Classify({data_->images.image(i), 1, PixelLayout::kChannelPlanar}, absl::MakeSpan(alone[i])));
+    ASSERT_OK(
+        classifier_->Classify({data_->images.image(i), 1, PixelLayout::kChannelPlanar}, absl::MakeSpan(alone[i])));
   }
   std::vector<std::vector<float>> merged(kThreads * kCalls, std::vector<float>(10));
   std::vector<std::thread> threads;
@@ -142,7 +144,8 @@ TEST_F(ServiceE2eTest, ConcurrentSingleImagesAreBatchedAndAnsweredAsAlone) {
     threads.emplace_back([&, t] {
       for (int k = 0; k < kCalls; ++k) {
         const int i = t * kCalls + k;
-        if (!batching->Classify({data_->images.image(i), 1, PixelLayout::kChannelPlanar}, absl::MakeSpan(merged[i])).ok()) {
+        if (!batching->Classify({data_->images.image(i), 1, PixelLayout::kChannelPlanar}, absl::MakeSpan(merged[i]))
+                 .ok()) {
           failures.fetch_add(1);
         }
       }

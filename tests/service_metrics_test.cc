@@ -51,8 +51,8 @@ TEST(ServiceMetrics, ScrapedAfterCallsCountsThemByMethodAndCode) {
   ASSERT_OK(client.Classify({pixels, 3, PixelLayout::kChannelPlanar}, absl::Seconds(5)));
   ASSERT_OK(client.Classify({absl::MakeConstSpan(pixels).subspan(0, kImageBytes), 1, PixelLayout::kChannelPlanar},
                             absl::Seconds(5)));
-  EXPECT_FALSE(client.Classify({absl::MakeConstSpan(pixels).subspan(1), 1, PixelLayout::kChannelPlanar},
-                               absl::Seconds(5)).ok());
+  EXPECT_FALSE(
+      client.Classify({absl::MakeConstSpan(pixels).subspan(1), 1, PixelLayout::kChannelPlanar}, absl::Seconds(5)).ok());
   LabeledImages images;
   images.pixels.assign(10 * kImageBytes, 7);
   for (int i = 0; i < 10; ++i) {
@@ -60,7 +60,7 @@ TEST(ServiceMetrics, ScrapedAfterCallsCountsThemByMethodAndCode) {
     images.indices.push_back(i);
   }
   EvaluateOptions evaluate;
-  evaluate.batch_size = 4;  // batches of 4, 4 and 2
+  evaluate.batch_size = 4;          // batches of 4, 4 and 2
   evaluate.batches_per_stream = 0;  // one stream, so one call
   ASSERT_OK(client.Evaluate(images, evaluate));
 

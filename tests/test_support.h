@@ -35,19 +35,18 @@ std::string MakeTempDir();
 
 #define RESNET8_TEST_CONCAT_INNER_(a, b) a##b
 #define RESNET8_TEST_CONCAT_(a, b) RESNET8_TEST_CONCAT_INNER_(a, b)
-#define ASSERT_OK_AND_ASSIGN(lhs, rexpr)                                      \
-  auto RESNET8_TEST_CONCAT_(statusor_, __LINE__) = (rexpr);                   \
-  ASSERT_TRUE(RESNET8_TEST_CONCAT_(statusor_, __LINE__).ok())                 \
-      << RESNET8_TEST_CONCAT_(statusor_, __LINE__).status();                  \
+#define ASSERT_OK_AND_ASSIGN(lhs, rexpr)                                                                             \
+  auto RESNET8_TEST_CONCAT_(statusor_, __LINE__) = (rexpr);                                                          \
+  ASSERT_TRUE(RESNET8_TEST_CONCAT_(statusor_, __LINE__).ok()) << RESNET8_TEST_CONCAT_(statusor_, __LINE__).status(); \
   lhs = std::move(RESNET8_TEST_CONCAT_(statusor_, __LINE__)).value()
 
 // Expects `expr` to fail with `code` and a message containing `substring`.
-#define EXPECT_STATUS(expr, expected_code, substring)                                 \
-  do {                                                                                \
-    const absl::Status resnet8_s_ = ::resnet8::testing::GetStatus(expr);              \
-    EXPECT_EQ(resnet8_s_.code(), expected_code) << resnet8_s_;                        \
-    EXPECT_NE(std::string(resnet8_s_.message()).find(substring), std::string::npos)  \
-        << "message '" << resnet8_s_.message() << "' lacks '" << substring << "'";    \
+#define EXPECT_STATUS(expr, expected_code, substring)                               \
+  do {                                                                              \
+    const absl::Status resnet8_s_ = ::resnet8::testing::GetStatus(expr);            \
+    EXPECT_EQ(resnet8_s_.code(), expected_code) << resnet8_s_;                      \
+    EXPECT_NE(std::string(resnet8_s_.message()).find(substring), std::string::npos) \
+        << "message '" << resnet8_s_.message() << "' lacks '" << substring << "'";  \
   } while (0)
 
 #endif  // RESNET8_TESTS_TEST_SUPPORT_H_

@@ -14,24 +14,23 @@
 // (f) the server's peak RSS (VmHWM) after a full evaluation
 // (g) 8 concurrent clients sending single-image Classify calls
 // --sweep adds throughput over batch size x threads x folding x memory format.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <functional>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <thread>
-
-#include <arpa/inet.h>
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -68,10 +67,10 @@ double Throughput(const TorchClassifier& classifier, const LabeledImages& images
   for (int64_t begin = 0; begin < images.size(); begin += batch) {
     const int64_t n = std::min(batch, images.size() - begin);
     absl::Span<float> out = absl::MakeSpan(probabilities).subspan(0, n * 10);
-    absl::Status status = classifier.Classify(
-        {absl::MakeConstSpan(images.pixels).subspan(begin * kImageBytes, n * kImageBytes), n,
-         PixelLayout::kChannelPlanar},
-        out);
+    absl::Status status =
+        classifier.Classify({absl::MakeConstSpan(images.pixels).subspan(begin * kImageBytes, n * kImageBytes), n,
+                             PixelLayout::kChannelPlanar},
+                            out);
     if (!status.ok()) {
       std::cerr << status << "\n";
       std::exit(1);
@@ -104,7 +103,8 @@ double PlainForwardThroughput(ResNet8 module, const LabeledImages& images, int64
     torch::Tensor x = torch::from_blob(data, {n, 3, 32, 32}, torch::kUInt8).to(torch::kFloat32);
     torch::Tensor p = module->forward(x).contiguous();
     for (int64_t i = 0; i < n; ++i) {
-      metrics.Add(images.labels[begin + i], Argmax(absl::MakeConstSpan(p.data_ptr<float>() + i * 10, 10))).IgnoreError();
+      metrics.Add(images.labels[begin + i], Argmax(absl::MakeConstSpan(p.data_ptr<float>() + i * 10, 10)))
+          .IgnoreError();
     }
   }
   if (correct != nullptr) *correct = metrics.correct();
@@ -131,9 +131,10 @@ std::string MachinePeak(double* peak_gflops) {
   // FP32 FLOP per cycle per core with two FMA units: 2 x 2 x (16 or 8) lanes.
   const int per_cycle = avx512 ? 64 : 32;
   *peak_gflops = cores * mhz / 1000.0 * per_cycle;
-  return absl::StrFormat("%s, %d cores at %.0f MHz, %s; nominal FP32 peak %.0f GFLOP/s (%d FLOP/cycle/core, "
-                         "assuming two FMA units)",
-                         model, cores, mhz, avx512 ? "AVX-512" : "AVX2", *peak_gflops, per_cycle);
+  return absl::StrFormat(
+      "%s, %d cores at %.0f MHz, %s; nominal FP32 peak %.0f GFLOP/s (%d FLOP/cycle/core, "
+      "assuming two FMA units)",
+      model, cores, mhz, avx512 ? "AVX-512" : "AVX2", *peak_gflops, per_cycle);
 }
 
 struct ServerProcess {
@@ -257,8 +258,8 @@ int Run(const std::string& self) {
   const LabeledImages& all = data->images;
   const int default_threads = at::get_num_threads();
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
-  std::cout << "LibTorch " << TORCH_VERSION << " starts with " << default_threads << " intra-op thread(s) on "
-            << cores << " cores\n";
+  std::cout << "LibTorch " << TORCH_VERSION << " starts with " << default_threads << " intra-op thread(s) on " << cores
+            << " cores\n";
   json["default_threads"] = default_threads;
 
   const int64_t batch = absl::GetFlag(FLAGS_batch_size);
@@ -271,7 +272,8 @@ int Run(const std::string& self) {
   if (absl::GetFlag(FLAGS_sweep)) {
     std::cout << "\nsweep: folded BatchNorm, images/s over 2,000 images (median of " << absl::GetFlag(FLAGS_repeats)
               << " runs)\n"
-              << absl::StrFormat("%-8s %-14s %s\n", "threads", "memory format", "images per forward pass: 1 8 16 32 64 128 256 500");
+              << absl::StrFormat("%-8s %-14s %s\n", "threads", "memory format",
+                                 "images per forward pass: 1 8 16 32 64 128 256 500");
     const LabeledImages sweep_images = FirstRecords(all, 2000), few = FirstRecords(all, 200);
     for (int threads : {1, cores}) {
       for (bool channels_last : {false, true}) {
@@ -283,9 +285,12 @@ int Run(const std::string& self) {
           options.pad_single_image = false;
           options.threads = threads;
           auto classifier = TorchClassifier::Create(FoldBatchNorm(model->module), options);
-          const double rate = Median([&] { return Throughput(**classifier, b == 1 ? few : sweep_images, 500, nullptr); });
+          const double rate =
+              Median([&] { return Throughput(**classifier, b == 1 ? few : sweep_images, 500, nullptr); });
           absl::StrAppend(&line, absl::StrFormat(" %6.0f", rate));
-          json["sweep"].push_back({{"threads", threads}, {"channels_last", channels_last}, {"forward_batch", b},
+          json["sweep"].push_back({{"threads", threads},
+                                   {"channels_last", channels_last},
+                                   {"forward_batch", b},
                                    {"images_per_second", rate}});
         }
         std::cout << line << "\n";
@@ -307,13 +312,18 @@ int Run(const std::string& self) {
   };
   TorchClassifierOptions o;
   ablate("BatchNorm not folded", false, o);
-  o = {}; o.channels_last = false;
+  o = {};
+  o.channels_last = false;
   ablate("contiguous (NCHW) instead of channels-last", true, o);
-  o = {}; o.max_forward_batch = 0;
+  o = {};
+  o.max_forward_batch = 0;
   ablate("whole 500-image batches in one pass", true, o);
-  o = {}; o.threads = 1;
+  o = {};
+  o.threads = 1;
   ablate("1 OpenMP thread instead of one per core", true, o);
-  o = {}; o.max_forward_batch = 1; o.pad_single_image = false;
+  o = {};
+  o.max_forward_batch = 1;
+  o.pad_single_image = false;
   const LabeledImages few = FirstRecords(all, 300);
   {
     auto unpadded = TorchClassifier::Create(FoldBatchNorm(model->module), o);
@@ -351,8 +361,8 @@ int Run(const std::string& self) {
   waitpid(server.pid, &status, 0);
 
   auto row = [&](const char* name, double rate, int64_t correct) {
-    std::cout << absl::StrFormat("%-52s %8.0f images/s %6.1f GFLOP/s (%4.1f%% of peak) %5.2fx of (a)  %d/10000\n",
-                                 name, rate, rate * kFlopsPerImage / 1e9, 100 * rate * kFlopsPerImage / 1e9 / peak_gflops,
+    std::cout << absl::StrFormat("%-52s %8.0f images/s %6.1f GFLOP/s (%4.1f%% of peak) %5.2fx of (a)  %d/10000\n", name,
+                                 rate, rate * kFlopsPerImage / 1e9, 100 * rate * kFlopsPerImage / 1e9 / peak_gflops,
                                  rate / a, correct);
   };
   std::cout << "\n";
@@ -360,18 +370,25 @@ int Run(const std::string& self) {
   row(absl::StrFormat("(b) in process, optimized, %d threads", cores).c_str(), b, correct_b);
   row(absl::StrFormat("(c) EvaluateDataset over loopback, %d per request", batch).c_str(), c, wire->metrics.correct());
   std::cout << absl::StrFormat("    (c) is %.1f%% of (b)\n", 100 * c / b)
-            << absl::StrFormat("(d) Classify latency: 1 image p50 %.2f ms, p99 %.2f ms; 32 images p50 %.2f ms, p99 %.2f ms\n",
-                               p50_1, p99_1, p50_32, p99_32)
-            << absl::StrFormat("(g) 8 clients sending 1-image Classify at once: %.0f images/s, p50 %.2f ms "
-                               "(dynamic batching merges what waits)\n", concurrent_rate, concurrent_p50)
+            << absl::StrFormat(
+                   "(d) Classify latency: 1 image p50 %.2f ms, p99 %.2f ms; 32 images p50 %.2f ms, p99 %.2f ms\n",
+                   p50_1, p99_1, p50_32, p99_32)
+            << absl::StrFormat(
+                   "(g) 8 clients sending 1-image Classify at once: %.0f images/s, p50 %.2f ms "
+                   "(dynamic batching merges what waits)\n",
+                   concurrent_rate, concurrent_p50)
             << absl::StrFormat("(e) server start to SERVING: %.2f s\n", server.start_to_serving)
             << absl::StrFormat("(f) server peak RSS after a full evaluation: %.0f MB\n", rss);
-  json["a_in_process_as_converted"] = {{"images_per_second", a}, {"correct", correct_a}, {"threads", default_threads},
-                                      {"batch", batch}};
-  json["b_in_process_optimized"] = {{"images_per_second", b}, {"correct", correct_b}, {"threads", cores}, {"batch", batch}};
-  json["c_evaluate_dataset_loopback"] = {{"images_per_second", c}, {"correct", wire->metrics.correct()}, {"batch", batch}};
-  json["d_classify_latency_ms"] = {{"one_p50", p50_1}, {"one_p99", p99_1}, {"thirty_two_p50", p50_32}, {"thirty_two_p99", p99_32}};
-  json["g_concurrent_single_classify"] = {{"clients", 8}, {"images_per_second", concurrent_rate}, {"p50_ms", concurrent_p50}};
+  json["a_in_process_as_converted"] = {
+      {"images_per_second", a}, {"correct", correct_a}, {"threads", default_threads}, {"batch", batch}};
+  json["b_in_process_optimized"] = {
+      {"images_per_second", b}, {"correct", correct_b}, {"threads", cores}, {"batch", batch}};
+  json["c_evaluate_dataset_loopback"] = {
+      {"images_per_second", c}, {"correct", wire->metrics.correct()}, {"batch", batch}};
+  json["d_classify_latency_ms"] = {
+      {"one_p50", p50_1}, {"one_p99", p99_1}, {"thirty_two_p50", p50_32}, {"thirty_two_p99", p99_32}};
+  json["g_concurrent_single_classify"] = {
+      {"clients", 8}, {"images_per_second", concurrent_rate}, {"p50_ms", concurrent_p50}};
   json["e_start_to_serving_seconds"] = server.start_to_serving;
   json["f_server_peak_rss_mb"] = rss;
   json["flops_per_image"] = kFlopsPerImage;
