@@ -28,6 +28,7 @@ test_packages=(
   python3-numpy python3-sklearn  # the AUC checked against scikit-learn's roc_auc_score
   python3-grpcio python3-grpc-tools  # a client that shares no code with ours
   clang-14 libclang-rt-14-dev llvm-14  # ASan/UBSan build and libFuzzer (scripts/sanitize.sh)
+  clang-format-14         # the format check in scripts/test.sh
   openssl                 # test certificates for the TLS tests
   yamllint python3-yaml   # validation of the Kubernetes manifest (deploy/k8s/validate.sh)
   chromium                # renders the HTML report in a test (headless)
