@@ -42,15 +42,8 @@ v1::EvaluateRequest MakeRequest(const LabeledImages& images, const Batch& batch,
 }
 
 OneVsRestAuc ComputeAuc(const std::vector<ImagePrediction>& predictions) {
-  std::vector<int> labels;
-  std::vector<float> scores;
-  labels.reserve(predictions.size());
-  scores.reserve(predictions.size() * kCifarClasses);
-  for (const ImagePrediction& prediction : predictions) {
-    labels.push_back(prediction.label);
-    scores.insert(scores.end(), prediction.probabilities.begin(), prediction.probabilities.end());
-  }
-  return ComputeOneVsRestAuc(labels, scores, kCifarClasses);
+  const LabelsAndScores gathered = GatherLabelsAndScores(predictions);
+  return ComputeOneVsRestAuc(gathered.labels, gathered.scores, kCifarClasses);
 }
 
 absl::Status Mismatch(const std::string& what) {

@@ -31,6 +31,16 @@ void AddBearerToken(grpc::ClientContext& context, const std::string& token) {
   if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
 }
 
+LabelsAndScores GatherLabelsAndScores(const std::vector<ImagePrediction>& predictions) {
+  LabelsAndScores gathered;
+  gathered.labels.reserve(predictions.size());
+  for (const ImagePrediction& prediction : predictions) {
+    gathered.labels.push_back(prediction.label);
+    gathered.scores.insert(gathered.scores.end(), prediction.probabilities.begin(), prediction.probabilities.end());
+  }
+  return gathered;
+}
+
 absl::StatusOr<std::string> ChannelTarget(const std::string& servers) {
   if (servers.find(',') == std::string::npos) {
     if (servers.empty()) return absl::InvalidArgumentError("no server address given");

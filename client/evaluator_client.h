@@ -75,6 +75,14 @@ struct ImagePrediction {
   std::vector<float> probabilities;
 };
 
+// The labels and the scores (image-major) of `predictions`, in the form
+// ComputeOneVsRestAuc and OneVsRestRocCurve take them.
+struct LabelsAndScores {
+  std::vector<int> labels;
+  std::vector<float> scores;
+};
+LabelsAndScores GatherLabelsAndScores(const std::vector<ImagePrediction>& predictions);
+
 struct EvaluationResult {
   ClassificationMetrics metrics{kCifarClasses};  // aggregated by the client
   // One-vs-rest ROC AUC of the probabilities, computed by the client from

@@ -107,12 +107,7 @@ std::string RocSvg(const EvaluationResult& result, const std::vector<std::string
   static constexpr const char* kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                                             "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
   const int classes = static_cast<int>(names.size());
-  std::vector<int> labels;
-  std::vector<float> scores;
-  for (const ImagePrediction& p : result.predictions) {
-    labels.push_back(p.label);
-    scores.insert(scores.end(), p.probabilities.begin(), p.probabilities.end());
-  }
+  const LabelsAndScores gathered = GatherLabelsAndScores(result.predictions);
   const int left = 50, top = 10, size = 320, legend = 190;
   auto x = [&](double v) { return absl::StrFormat("%.1f", left + v * size); };
   auto y = [&](double v) { return absl::StrFormat("%.1f", top + (1 - v) * size); };
@@ -136,7 +131,7 @@ std::string RocSvg(const EvaluationResult& result, const std::vector<std::string
   for (int c = 0; c < classes; ++c) {
     const char* color = kColors[c % 10];
     std::string points;
-    for (const RocPoint& point : OneVsRestRocCurve(labels, scores, classes, c)) {
+    for (const RocPoint& point : OneVsRestRocCurve(gathered.labels, gathered.scores, classes, c)) {
       absl::StrAppend(&points, x(point.false_positive_rate), ",", y(point.true_positive_rate), " ");
     }
     if (!points.empty()) {

@@ -2,13 +2,11 @@
 
 #include <sys/stat.h>
 
-#include <fstream>
-#include <iterator>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "common/file.h"
 #include "common/status_macros.h"
 
 namespace resnet8 {
@@ -24,19 +22,11 @@ std::string Directory(const std::string& file) {
   return slash == std::string::npos ? "." : file.substr(0, slash);
 }
 
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open (no such file?)"));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return absl::InvalidArgumentError(absl::StrCat(path, ": read error"));
-  return bytes;
-}
-
 absl::StatusOr<std::vector<std::string>> ReadClassNames(const std::string& directory) {
   const std::string meta = directory + "/batches.meta.txt";
   struct stat info;
   if (stat(meta.c_str(), &info) != 0) return StandardCifar10ClassNames();
-  ASSIGN_OR_RETURN(std::string text, ReadWholeFile(meta));
+  ASSIGN_OR_RETURN(std::string text, ReadFileBytes(meta));
   std::vector<std::string> names;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     std::string name(absl::StripAsciiWhitespace(line));
@@ -68,7 +58,7 @@ absl::StatusOr<CifarDataset> ReadCifar10(const std::string& path) {
           absl::StrCat(path, ": directory has no test_batch.bin (give a batch file to read another)"));
     }
   }
-  ASSIGN_OR_RETURN(std::string bytes, ReadWholeFile(dataset.path));
+  ASSIGN_OR_RETURN(std::string bytes, ReadFileBytes(dataset.path));
   const std::string& file = dataset.path;
   if (bytes.empty()) {
     return absl::InvalidArgumentError(
