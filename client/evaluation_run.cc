@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
+#include "common/wire.h"
 
 namespace resnet8 {
 namespace {
@@ -24,7 +25,7 @@ struct Batch {
 v1::EvaluateRequest MakeRequest(const LabeledImages& images, const Batch& batch, PixelLayout layout) {
   v1::EvaluateRequest request;
   v1::ImageBatch* proto = request.mutable_images();
-  proto->set_layout(ToProtoLayout(layout));
+  proto->set_layout(ToWireLayout(layout));
   proto->set_count(static_cast<uint32_t>(batch.end - batch.begin));
   std::string* pixels = proto->mutable_pixels();
   pixels->resize((batch.end - batch.begin) * kImageBytes);
@@ -91,14 +92,8 @@ class Run {
     }
     result.predictions = std::move(predictions_);
     result.auc = ComputeAuc(result.predictions);
-    v1::EvaluationReport& report = result.server_report;
-    report.set_images(server_counts_.images());
-    report.set_correct(server_counts_.correct());
-    report.set_top1(server_counts_.top1());
-    report.set_num_classes(kCifarClasses);
-    for (int64_t count : server_counts_.confusion_matrix()) report.add_confusion_matrix(count);
-    report.set_model_sha256(model_sha256_);
-    RETURN_IF_ERROR(CheckReport(report, result.metrics));
+    result.server_report = ToWireReport(server_counts_, {}, model_sha256_);
+    RETURN_IF_ERROR(CheckReport(result.server_report, result.metrics));
     result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
     result.reconnects = reconnects_;
     result.resent_batches = resent_batches_;

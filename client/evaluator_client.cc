@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "client/evaluation_run.h"
 #include "common/grpc_status.h"
+#include "common/wire.h"
 
 namespace resnet8 {
 namespace {
@@ -22,10 +23,6 @@ void SetTimeout(grpc::ClientContext& context, absl::Duration timeout) {
 }
 
 }  // namespace
-
-v1::PixelLayout ToProtoLayout(PixelLayout layout) {
-  return layout == PixelLayout::kChannelPlanar ? v1::PIXEL_LAYOUT_CHANNEL_PLANAR : v1::PIXEL_LAYOUT_INTERLEAVED_HWC;
-}
 
 void AddBearerToken(grpc::ClientContext& context, const std::string& token) {
   if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
@@ -108,7 +105,7 @@ absl::StatusOr<EvaluationResult> EvaluatorClient::Evaluate(const LabeledImages& 
 absl::StatusOr<v1::ClassifyResponse> EvaluatorClient::Classify(const ImageBatchView& batch,
                                                                absl::Duration timeout) const {
   v1::ClassifyRequest request;
-  request.mutable_images()->set_layout(ToProtoLayout(batch.layout));
+  request.mutable_images()->set_layout(ToWireLayout(batch.layout));
   request.mutable_images()->set_count(static_cast<uint32_t>(batch.count));
   request.mutable_images()->set_pixels(reinterpret_cast<const char*>(batch.pixels.data()), batch.pixels.size());
   grpc::ClientContext context;

@@ -24,8 +24,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/cifar10.h"
-#include "common/image_classifier.h"
-#include "common/metrics.h"
+#include "common/classification_metrics.h"
+#include "common/image.h"
 #include "common/roc_auc.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "resnet8/v1/evaluator.grpc.pb.h"
@@ -156,9 +156,6 @@ class EvaluatorClient {
   std::unique_ptr<v1::Evaluator::Stub> stub_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
 };
-
-// The wire value of a pixel layout.
-v1::PixelLayout ToProtoLayout(PixelLayout layout);
 
 // Adds "authorization: Bearer <token>" to a call; nothing if `token` is empty.
 void AddBearerToken(grpc::ClientContext& context, const std::string& token);

@@ -16,11 +16,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "common/model_loader.h"
-#include "common/self_check.h"
-#include "common/state_dict.h"
 #include "common/status_macros.h"
-#include "common/torch_classifier.h"
+#include "server/keras/self_check.h"
+#include "server/torch/model_loader.h"
+#include "server/torch/state_dict.h"
+#include "server/torch/torch_classifier.h"
 
 ABSL_FLAG(std::string, model, "", "Keras .h5 model to convert (required)");
 ABSL_FLAG(std::string, output, "", "where to write the PyTorch state dict (.pt) (required)");

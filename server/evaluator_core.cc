@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/wire.h"
 
 namespace resnet8 {
 
@@ -62,25 +63,7 @@ absl::Status EvaluatorCore::Evaluation::AddBatch(const v1::EvaluateRequest& requ
 void EvaluatorCore::Evaluation::Finish(v1::EvaluateResponse* response) const {
   response->mutable_totals()->set_images(metrics_.images());
   response->mutable_totals()->set_correct(metrics_.correct());
-  FillReport(metrics_, core_.class_names_, response->mutable_report());
-  response->mutable_report()->set_model_sha256(core_.model_sha256_);
-}
-
-void FillReport(const ClassificationMetrics& metrics, const std::vector<std::string>& class_names,
-                v1::EvaluationReport* report) {
-  report->set_images(metrics.images());
-  report->set_correct(metrics.correct());
-  report->set_top1(metrics.top1());
-  report->set_num_classes(metrics.num_classes());
-  for (int c = 0; c < metrics.num_classes(); ++c) {
-    v1::ClassAccuracy* per_class = report->add_per_class();
-    per_class->set_class_index(c);
-    if (c < static_cast<int>(class_names.size())) per_class->set_class_name(class_names[c]);
-    per_class->set_images(metrics.class_images(c));
-    per_class->set_correct(metrics.class_correct(c));
-    per_class->set_accuracy(metrics.class_accuracy(c));
-  }
-  for (int64_t count : metrics.confusion_matrix()) report->add_confusion_matrix(count);
+  *response->mutable_report() = ToWireReport(metrics_, core_.class_names_, core_.model_sha256_);
 }
 
 }  // namespace resnet8

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/classification_metrics.h"
 #include "common/image_classifier.h"
-#include "common/metrics.h"
 #include "resnet8/v1/evaluator.pb.h"
 #include "server/request_validation.h"
 
@@ -65,10 +65,6 @@ class EvaluatorCore {
   std::string model_sha256_;
   ServiceLimits limits_;
 };
-
-// Fills `report` from `metrics`.
-void FillReport(const ClassificationMetrics& metrics, const std::vector<std::string>& class_names,
-                v1::EvaluationReport* report);
 
 }  // namespace resnet8
 

@@ -20,12 +20,12 @@
 #include "absl/time/time.h"
 #include "common/cifar10.h"
 #include "common/credential_files.h"
-#include "common/malloc_tuning.h"
-#include "common/model_loader.h"
-#include "common/self_check.h"
 #include "common/status_macros.h"
-#include "common/torch_classifier.h"
+#include "server/keras/self_check.h"
 #include "server/server.h"
+#include "server/torch/malloc_tuning.h"
+#include "server/torch/model_loader.h"
+#include "server/torch/torch_classifier.h"
 
 ABSL_FLAG(std::string, model, "", "Keras .h5 model to serve (required)");
 ABSL_FLAG(std::string, address, "127.0.0.1:50051",

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/wire.h"
 
 namespace resnet8 {
 
@@ -22,18 +23,7 @@ int64_t MaxRequestBytes(const ServiceLimits& limits) {
 
 absl::StatusOr<ImageBatchView> ValidateImageBatch(const v1::ImageBatch& batch, const ServiceLimits& limits) {
   ImageBatchView view;
-  switch (batch.layout()) {
-    case v1::PIXEL_LAYOUT_CHANNEL_PLANAR:
-      view.layout = PixelLayout::kChannelPlanar;
-      break;
-    case v1::PIXEL_LAYOUT_INTERLEAVED_HWC:
-      view.layout = PixelLayout::kInterleavedHwc;
-      break;
-    default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("images.layout is ", batch.layout(),
-                       "; state PIXEL_LAYOUT_CHANNEL_PLANAR (1) or PIXEL_LAYOUT_INTERLEAVED_HWC (2)"));
-  }
+  ASSIGN_OR_RETURN(view.layout, FromWireLayout(batch.layout()));
   if (batch.count() == 0) return absl::InvalidArgumentError("images.count is 0; a batch needs at least one image");
   if (batch.count() > limits.max_batch_images) {
     return absl::ResourceExhaustedError(absl::StrCat("images.count is ", batch.count(),

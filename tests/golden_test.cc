@@ -8,9 +8,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "common/cifar10.h"
-#include "common/metrics.h"
-#include "common/model_loader.h"
-#include "common/torch_classifier.h"
+#include "common/classification_metrics.h"
+#include "server/torch/model_loader.h"
+#include "server/torch/torch_classifier.h"
 #include "tests/test_support.h"
 
 namespace resnet8 {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "common/keras_h5.h"
+#include "server/keras/h5_file.h"
 
 namespace resnet8::testing {
 

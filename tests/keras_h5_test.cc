@@ -1,5 +1,3 @@
-#include "common/keras_h5.h"
-
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -9,6 +7,7 @@
 #include <iostream>
 #include <limits>
 
+#include "server/keras/h5_file.h"
 #include "tests/keras_fixture.h"
 #include "tests/test_support.h"
 

@@ -1,10 +1,9 @@
-#include "common/keras_model.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 
 #include "nlohmann/json.hpp"
+#include "server/keras/model.h"
 #include "tests/keras_fixture.h"
 #include "tests/test_support.h"
 

@@ -1,14 +1,14 @@
-#include "common/keras_to_torch.h"
+#include "server/torch/keras_to_torch.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 
-#include "common/keras_reference.h"
-#include "common/self_check.h"
-#include "common/torch_classifier.h"
 #include "nlohmann/json.hpp"
+#include "server/keras/reference_executor.h"
+#include "server/keras/self_check.h"
+#include "server/torch/torch_classifier.h"
 #include "tests/keras_fixture.h"
 #include "tests/test_support.h"
 

@@ -6,9 +6,9 @@
 #include <thread>
 
 #include "client/evaluator_client.h"
-#include "common/model_loader.h"
-#include "common/torch_classifier.h"
 #include "server/server.h"
+#include "server/torch/model_loader.h"
+#include "server/torch/torch_classifier.h"
 #include "tests/test_support.h"
 
 namespace resnet8 {

@@ -1,11 +1,11 @@
-#include "common/state_dict.h"
+#include "server/torch/state_dict.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 
-#include "common/keras_to_torch.h"
+#include "server/torch/keras_to_torch.h"
 #include "tests/test_support.h"
 
 namespace resnet8 {

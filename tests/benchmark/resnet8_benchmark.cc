@@ -38,11 +38,11 @@
 #include "absl/strings/str_format.h"
 #include "client/evaluator_client.h"
 #include "common/cifar10.h"
-#include "common/malloc_tuning.h"
-#include "common/metrics.h"
-#include "common/model_loader.h"
-#include "common/torch_classifier.h"
+#include "common/classification_metrics.h"
 #include "nlohmann/json.hpp"
+#include "server/torch/malloc_tuning.h"
+#include "server/torch/model_loader.h"
+#include "server/torch/torch_classifier.h"
 
 ABSL_FLAG(std::string, model, "../shared/models/pretrainedResnet.h5", "Keras .h5 model");
 ABSL_FLAG(std::string, data, "../shared/data/cifar-10-batches-bin", "CIFAR-10 test set");

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "common/keras_model.h"
-#include "common/keras_reference.h"
+#include "server/keras/model.h"
+#include "server/keras/reference_executor.h"
 #include "tests/keras_fixture.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

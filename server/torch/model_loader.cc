@@ -1,11 +1,11 @@
-#include "common/model_loader.h"
+#include "server/torch/model_loader.h"
 
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
-#include "common/keras_to_torch.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
+#include "server/torch/keras_to_torch.h"
 
 namespace resnet8 {
 

@@ -1,4 +1,4 @@
-#include "common/metrics.h"
+#include "common/classification_metrics.h"
 
 #include <gtest/gtest.h>
 

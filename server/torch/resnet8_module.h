@@ -16,8 +16,8 @@
 //   ResNet8 model(spec);           // see keras_to_torch.h to fill it from a file
 //   model->eval();
 //   torch::Tensor probabilities = model->forward(images);  // [N, classes]
-#ifndef RESNET8_COMMON_RESNET8_H_
-#define RESNET8_COMMON_RESNET8_H_
+#ifndef RESNET8_SERVER_TORCH_RESNET8_MODULE_H_
+#define RESNET8_SERVER_TORCH_RESNET8_MODULE_H_
 
 #include <torch/torch.h>
 
@@ -114,4 +114,4 @@ ResNet8 FoldBatchNorm(ResNet8 model);
 
 }  // namespace resnet8
 
-#endif  // RESNET8_COMMON_RESNET8_H_
+#endif  // RESNET8_SERVER_TORCH_RESNET8_MODULE_H_

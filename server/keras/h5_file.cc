@@ -1,4 +1,4 @@
-#include "common/keras_h5.h"
+#include "server/keras/h5_file.h"
 
 #include <hdf5.h>
 #include <sys/stat.h>
@@ -11,8 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
-#include "common/child_process.h"
 #include "common/status_macros.h"
+#include "server/keras/child_process.h"
 
 namespace resnet8 {
 namespace {

@@ -8,8 +8,8 @@
 // The child gets a copy of the parent's memory (fork), runs `work`, writes the
 // string it returns to a pipe and exits without running destructors or atexit
 // handlers. The parent reads it under a deadline.
-#ifndef RESNET8_COMMON_CHILD_PROCESS_H_
-#define RESNET8_COMMON_CHILD_PROCESS_H_
+#ifndef RESNET8_SERVER_KERAS_CHILD_PROCESS_H_
+#define RESNET8_SERVER_KERAS_CHILD_PROCESS_H_
 
 #include <cstddef>
 #include <functional>
@@ -35,4 +35,4 @@ absl::StatusOr<std::string> RunInChildProcess(const std::function<std::string()>
 
 }  // namespace resnet8
 
-#endif  // RESNET8_COMMON_CHILD_PROCESS_H_
+#endif  // RESNET8_SERVER_KERAS_CHILD_PROCESS_H_

@@ -3,15 +3,15 @@
 //
 //   ASSIGN_OR_RETURN(ConvertedModel model, ConvertKerasFile("pretrainedResnet.h5"));
 //   model.module->forward(images);
-#ifndef RESNET8_COMMON_MODEL_LOADER_H_
-#define RESNET8_COMMON_MODEL_LOADER_H_
+#ifndef RESNET8_SERVER_TORCH_MODEL_LOADER_H_
+#define RESNET8_SERVER_TORCH_MODEL_LOADER_H_
 
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "common/keras_model.h"
-#include "common/resnet8.h"
-#include "common/torch_classifier.h"
+#include "server/keras/model.h"
+#include "server/torch/resnet8_module.h"
+#include "server/torch/torch_classifier.h"
 
 namespace resnet8 {
 
@@ -37,4 +37,4 @@ absl::StatusOr<std::unique_ptr<TorchClassifier>> MakeServedClassifier(const Conv
 
 }  // namespace resnet8
 
-#endif  // RESNET8_COMMON_MODEL_LOADER_H_
+#endif  // RESNET8_SERVER_TORCH_MODEL_LOADER_H_

@@ -2,7 +2,7 @@
 // attribute `model_config` (the JSON of the functional graph), the Keras version,
 // and every layer's weights, in the order of the layer's `weight_names`
 // attribute (group `model_weights/<layer>/<layer>/<var>:0`). The optimizer
-// state is ignored. No interpretation happens here: see keras_model.h.
+// state is ignored. No interpretation happens here: see model.h.
 //
 //   ASSIGN_OR_RETURN(KerasH5File file, ReadKerasH5File("pretrainedResnet.h5"));
 //   file.layers[0].name;             // "conv2d"
@@ -11,8 +11,8 @@
 // The file is read completely or not at all: any error returns a Status and no
 // partial result. HDF5's own error printing is silenced; its messages become
 // the Status text instead.
-#ifndef RESNET8_COMMON_KERAS_H5_H_
-#define RESNET8_COMMON_KERAS_H5_H_
+#ifndef RESNET8_SERVER_KERAS_H5_FILE_H_
+#define RESNET8_SERVER_KERAS_H5_FILE_H_
 
 #include <cstdint>
 #include <string>
@@ -65,4 +65,4 @@ absl::StatusOr<KerasH5File> ReadKerasH5File(const std::string& path,
 
 }  // namespace resnet8
 
-#endif  // RESNET8_COMMON_KERAS_H5_H_
+#endif  // RESNET8_SERVER_KERAS_H5_FILE_H_

@@ -1,4 +1,4 @@
-#include "common/resnet8.h"
+#include "server/torch/resnet8_module.h"
 
 #include <utility>
 

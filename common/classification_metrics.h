@@ -8,8 +8,8 @@
 //   metrics.confusion(3, 5);         // cats predicted as dogs
 //
 // Not thread-safe; merge per-thread instances instead.
-#ifndef RESNET8_COMMON_METRICS_H_
-#define RESNET8_COMMON_METRICS_H_
+#ifndef RESNET8_COMMON_CLASSIFICATION_METRICS_H_
+#define RESNET8_COMMON_CLASSIFICATION_METRICS_H_
 
 #include <cstdint>
 #include <vector>
@@ -58,4 +58,4 @@ class ClassificationMetrics {
 
 }  // namespace resnet8
 
-#endif  // RESNET8_COMMON_METRICS_H_
+#endif  // RESNET8_COMMON_CLASSIFICATION_METRICS_H_

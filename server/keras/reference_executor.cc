@@ -1,4 +1,4 @@
-#include "common/keras_reference.h"
+#include "server/keras/reference_executor.h"
 
 #include <algorithm>
 #include <cmath>

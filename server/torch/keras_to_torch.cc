@@ -1,4 +1,4 @@
-#include "common/keras_to_torch.h"
+#include "server/torch/keras_to_torch.h"
 
 #include <algorithm>
 #include <set>

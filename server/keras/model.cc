@@ -1,4 +1,4 @@
-#include "common/keras_model.h"
+#include "server/keras/model.h"
 
 #include <algorithm>
 #include <set>

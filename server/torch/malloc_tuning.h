@@ -11,8 +11,8 @@
 // Call once at the start of main(), before threads start. It changes glibc's
 // malloc for the whole process, which is why only programs call it, never a
 // library.
-#ifndef RESNET8_COMMON_MALLOC_TUNING_H_
-#define RESNET8_COMMON_MALLOC_TUNING_H_
+#ifndef RESNET8_SERVER_TORCH_MALLOC_TUNING_H_
+#define RESNET8_SERVER_TORCH_MALLOC_TUNING_H_
 
 namespace resnet8 {
 
@@ -21,4 +21,4 @@ bool KeepFreedMemoryForReuse();
 
 }  // namespace resnet8
 
-#endif  // RESNET8_COMMON_MALLOC_TUNING_H_
+#endif  // RESNET8_SERVER_TORCH_MALLOC_TUNING_H_

@@ -1,4 +1,4 @@
-#include "common/state_dict.h"
+#include "server/torch/state_dict.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -12,14 +12,14 @@
 //
 //   ASSIGN_OR_RETURN(KerasModel keras, LoadKerasModel(path));
 //   ASSIGN_OR_RETURN(ResNet8 model, ConvertToTorch(keras, path));
-#ifndef RESNET8_COMMON_KERAS_TO_TORCH_H_
-#define RESNET8_COMMON_KERAS_TO_TORCH_H_
+#ifndef RESNET8_SERVER_TORCH_KERAS_TO_TORCH_H_
+#define RESNET8_SERVER_TORCH_KERAS_TO_TORCH_H_
 
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "common/keras_model.h"
-#include "common/resnet8.h"
+#include "server/keras/model.h"
+#include "server/torch/resnet8_module.h"
 
 namespace resnet8 {
 
@@ -33,4 +33,4 @@ absl::StatusOr<ResNet8> ConvertToTorch(const KerasModel& model, const std::strin
 
 }  // namespace resnet8
 
-#endif  // RESNET8_COMMON_KERAS_TO_TORCH_H_
+#endif  // RESNET8_SERVER_TORCH_KERAS_TO_TORCH_H_

@@ -1,20 +1,20 @@
 // The startup self-check: the served classifier must reproduce the Keras
-// reference executor (keras_reference.h) on a fixed set of synthetic images
+// reference executor (reference_executor.h) on a fixed set of synthetic images
 // before the server reports SERVING. It catches a wrong kernel layout, padding,
 // epsilon or wiring, and a broken pixel decoding path, without needing any
 // dataset on the server.
 //
 //   ASSIGN_OR_RETURN(SelfCheckResult check, RunSelfCheck(keras_model, classifier));
 //   if (!check.passed) ...  // check.detail says by how much it missed
-#ifndef RESNET8_COMMON_SELF_CHECK_H_
-#define RESNET8_COMMON_SELF_CHECK_H_
+#ifndef RESNET8_SERVER_KERAS_SELF_CHECK_H_
+#define RESNET8_SERVER_KERAS_SELF_CHECK_H_
 
 #include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "common/image_classifier.h"
-#include "common/keras_model.h"
+#include "server/keras/model.h"
 
 namespace resnet8 {
 
@@ -38,4 +38,4 @@ std::vector<uint8_t> SelfCheckImages(int64_t count);
 
 }  // namespace resnet8
 
-#endif  // RESNET8_COMMON_SELF_CHECK_H_
+#endif  // RESNET8_SERVER_KERAS_SELF_CHECK_H_

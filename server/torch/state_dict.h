@@ -7,15 +7,15 @@
 // keyed by Keras layer name, in PyTorch layouts. BatchNorm's
 // num_batches_tracked is left out: it is training state Keras does not have,
 // and PyTorch's BatchNorm accepts a state dict without it.
-#ifndef RESNET8_COMMON_STATE_DICT_H_
-#define RESNET8_COMMON_STATE_DICT_H_
+#ifndef RESNET8_SERVER_TORCH_STATE_DICT_H_
+#define RESNET8_SERVER_TORCH_STATE_DICT_H_
 
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
-#include "common/resnet8.h"
+#include "server/torch/resnet8_module.h"
 
 namespace resnet8 {
 
@@ -30,4 +30,4 @@ absl::Status WriteStateDict(ResNet8Impl& module, const std::string& path);
 
 }  // namespace resnet8
 
-#endif  // RESNET8_COMMON_STATE_DICT_H_
+#endif  // RESNET8_SERVER_TORCH_STATE_DICT_H_

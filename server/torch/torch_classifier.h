@@ -16,8 +16,8 @@
 //
 //   ASSIGN_OR_RETURN(auto classifier, TorchClassifier::Create(module, {}));
 //   RETURN_IF_ERROR(classifier->Classify(batch, absl::MakeSpan(probabilities)));
-#ifndef RESNET8_COMMON_TORCH_CLASSIFIER_H_
-#define RESNET8_COMMON_TORCH_CLASSIFIER_H_
+#ifndef RESNET8_SERVER_TORCH_TORCH_CLASSIFIER_H_
+#define RESNET8_SERVER_TORCH_TORCH_CLASSIFIER_H_
 
 #include <atomic>
 #include <deque>
@@ -29,7 +29,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/image_classifier.h"
-#include "common/resnet8.h"
+#include "server/torch/resnet8_module.h"
 
 namespace resnet8 {
 
@@ -107,4 +107,4 @@ class TorchClassifier final : public ImageClassifier {
 
 }  // namespace resnet8
 
-#endif  // RESNET8_COMMON_TORCH_CLASSIFIER_H_
+#endif  // RESNET8_SERVER_TORCH_TORCH_CLASSIFIER_H_

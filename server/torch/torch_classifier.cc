@@ -1,4 +1,4 @@
-#include "common/torch_classifier.h"
+#include "server/torch/torch_classifier.h"
 
 #include <algorithm>
 #include <cstring>

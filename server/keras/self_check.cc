@@ -1,4 +1,4 @@
-#include "common/self_check.h"
+#include "server/keras/self_check.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/keras_reference.h"
 #include "common/status_macros.h"
+#include "server/keras/reference_executor.h"
 
 namespace resnet8 {
 namespace {

@@ -1,6 +1,6 @@
 // A Keras functional model as a typed, validated graph with its weights bound.
 //
-// BuildKerasModel() interprets what keras_h5.h read: it parses `model_config`
+// BuildKerasModel() interprets what h5_file.h read: it parses `model_config`
 // with a strict JSON parser, turns every layer into a KerasLayer (only the
 // layer kinds and options this project can execute exactly are accepted),
 // infers each layer's output shape from the input shape, and binds each
@@ -12,10 +12,10 @@
 //   ASSIGN_OR_RETURN(KerasModel model, BuildKerasModel(file, path));
 //   const KerasLayer& stem = model.layers[1];  // Conv2D "conv2d", 16 filters
 //
-// Nothing here depends on LibTorch: keras_reference.h executes a KerasModel
+// Nothing here depends on LibTorch: reference_executor.h executes a KerasModel
 // directly, and keras_to_torch.h maps it onto a LibTorch module.
-#ifndef RESNET8_COMMON_KERAS_MODEL_H_
-#define RESNET8_COMMON_KERAS_MODEL_H_
+#ifndef RESNET8_SERVER_KERAS_MODEL_H_
+#define RESNET8_SERVER_KERAS_MODEL_H_
 
 #include <array>
 #include <cstdint>
@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/keras_h5.h"
+#include "server/keras/h5_file.h"
 
 namespace resnet8 {
 
@@ -107,4 +107,4 @@ absl::StatusOr<KerasModel> LoadKerasModel(const std::string& path);
 
 }  // namespace resnet8
 
-#endif  // RESNET8_COMMON_KERAS_MODEL_H_
+#endif  // RESNET8_SERVER_KERAS_MODEL_H_

@@ -9,15 +9,15 @@
 //
 //   ASSIGN_OR_RETURN(ReferenceOutput out, RunKerasReference(model, pixels_hwc, 2));
 //   out.probabilities[0 * out.classes + 3];  // image 0, class 3
-#ifndef RESNET8_COMMON_KERAS_REFERENCE_H_
-#define RESNET8_COMMON_KERAS_REFERENCE_H_
+#ifndef RESNET8_SERVER_KERAS_REFERENCE_EXECUTOR_H_
+#define RESNET8_SERVER_KERAS_REFERENCE_EXECUTOR_H_
 
 #include <cstdint>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "common/keras_model.h"
+#include "server/keras/model.h"
 
 namespace resnet8 {
 
@@ -39,4 +39,4 @@ absl::StatusOr<ReferenceOutput> RunKerasReference(const KerasModel& model, absl:
 
 }  // namespace resnet8
 
-#endif  // RESNET8_COMMON_KERAS_REFERENCE_H_
+#endif  // RESNET8_SERVER_KERAS_REFERENCE_EXECUTOR_H_

@@ -1,4 +1,4 @@
-#include "common/malloc_tuning.h"
+#include "server/torch/malloc_tuning.h"
 
 #include <malloc.h>
 
