@@ -8,6 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/image.h"
+#include "common/wire.h"
 
 namespace resnet8 {
 namespace {
@@ -43,14 +45,42 @@ grpc::Status Send(const google::protobuf::Message& message, Writer* writer) {
   return writer->Write(buffer) ? grpc::Status::OK : kClientGone;
 }
 
+v1::ModelInfo ToWireModelInfo(const ServedModel& model, const SelfCheckOutcome& self_check,
+                              const ServiceLimits& limits) {
+  v1::ModelInfo info;
+  info.set_model_sha256(model.sha256);
+  info.set_model_file(model.file);
+  info.set_keras_version(model.keras_version);
+  for (int64_t width : model.widths) info.add_widths(static_cast<uint32_t>(width));
+  info.set_parameter_count(model.parameter_count);
+  v1::InputSpec* input = info.mutable_input();
+  input->set_height(kImageHeight);
+  input->set_width(kImageWidth);
+  input->set_channels(kImageChannels);
+  input->set_value_range(model.input_value_range);
+  input->add_layouts(ToWireLayout(PixelLayout::kChannelPlanar));
+  input->add_layouts(ToWireLayout(PixelLayout::kInterleavedHwc));
+  for (const std::string& name : model.class_names) info.add_class_names(name);
+  info.mutable_limits()->set_max_batch_images(limits.max_batch_images);
+  info.mutable_limits()->set_max_message_bytes(MaxRequestBytes(limits));
+  v1::SelfCheck* check = info.mutable_self_check();
+  check->set_passed(self_check.passed);
+  check->set_images(static_cast<uint32_t>(self_check.images));
+  check->set_max_abs_difference(self_check.max_abs_difference);
+  check->set_detail(self_check.detail);
+  info.set_runtime(model.runtime);
+  info.set_convert_seconds(model.convert_seconds);
+  return info;
+}
+
 }  // namespace
 
-EvaluatorService::EvaluatorService(const EvaluatorCore& core, v1::ModelInfo info, std::string auth_token,
+EvaluatorService::EvaluatorService(const EvaluatorCore& core, ServedModel model, std::string auth_token,
                                    ServiceMetrics* metrics)
     : core_(core),
       auth_token_(auth_token.empty() ? "" : "Bearer " + auth_token),
       metrics_(metrics),
-      info_(std::move(info)) {
+      model_(std::move(model)) {
   // The raw handlers replace the generated ones; a "streamed" unary method
   // still looks like a plain unary call to clients.
   MarkMethodStreamed(MethodIndex("Classify"),
@@ -154,17 +184,17 @@ grpc::Status EvaluatorService::DoEvaluateDataset(grpc::ServerContext* context, R
   return Send(response, stream);
 }
 
-void EvaluatorService::SetSelfCheck(const v1::SelfCheck& self_check) {
-  absl::MutexLock lock(&info_mutex_);
-  *info_.mutable_self_check() = self_check;
+void EvaluatorService::SetSelfCheck(SelfCheckOutcome self_check) {
+  absl::MutexLock lock(&self_check_mutex_);
+  self_check_ = std::move(self_check);
 }
 
 grpc::Status EvaluatorService::GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest*,
                                             v1::ModelInfo* response) {
   return Counted("GetModelInfo", [&] {
     if (grpc::Status denied = Authenticate(*context); !denied.ok()) return denied;
-    absl::MutexLock lock(&info_mutex_);
-    *response = info_;
+    absl::MutexLock lock(&self_check_mutex_);
+    *response = ToWireModelInfo(model_, self_check_, core_.limits());
     return grpc::Status::OK;
   });
 }

@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "resnet8/v1/evaluator.grpc.pb.h"
 #include "server/evaluator_core.h"
+#include "server/served_model.h"
 #include "server/service_metrics.h"
 
 namespace resnet8 {
@@ -31,13 +32,14 @@ class EvaluatorService final : public v1::Evaluator::Service {
   // `core` must outlive the service. Starts not ready. A non-empty
   // `auth_token` makes every call require "authorization: Bearer <token>".
   // `metrics`, if not null, must outlive the service; every call is counted.
-  EvaluatorService(const EvaluatorCore& core, v1::ModelInfo info, std::string auth_token = "",
+  // GetModelInfo answers with `model`, the core's limits and the self-check.
+  EvaluatorService(const EvaluatorCore& core, ServedModel model, std::string auth_token = "",
                    ServiceMetrics* metrics = nullptr);
 
   // Thread-safe.
   void SetReady(bool ready) { ready_.store(ready); }
   // Records the startup self-check that GetModelInfo reports. Thread-safe.
-  void SetSelfCheck(const v1::SelfCheck& self_check);
+  void SetSelfCheck(SelfCheckOutcome self_check);
 
   grpc::Status GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest* request,
                             v1::ModelInfo* response) override;
@@ -56,8 +58,9 @@ class EvaluatorService final : public v1::Evaluator::Service {
   const EvaluatorCore& core_;
   const std::string auth_token_;
   ServiceMetrics* const metrics_;
-  absl::Mutex info_mutex_;
-  v1::ModelInfo info_ ABSL_GUARDED_BY(info_mutex_);
+  const ServedModel model_;
+  absl::Mutex self_check_mutex_;
+  SelfCheckOutcome self_check_ ABSL_GUARDED_BY(self_check_mutex_);
   std::atomic<bool> ready_{false};
   std::atomic<int64_t> open_streams_{0};
 };

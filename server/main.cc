@@ -53,35 +53,23 @@ ABSL_FLAG(bool, optimize, true,
 namespace resnet8 {
 namespace {
 
-v1::SelfCheck ToProto(const SelfCheckResult& check) {
-  v1::SelfCheck proto;
-  proto.set_passed(check.passed);
-  proto.set_images(static_cast<uint32_t>(check.images));
-  proto.set_max_abs_difference(check.max_abs_difference);
-  proto.set_detail(check.detail);
-  return proto;
+SelfCheckOutcome Outcome(const SelfCheckResult& check) {
+  return {check.passed, check.images, check.max_abs_difference, check.detail};
 }
 
-v1::ModelInfo DescribeModel(const ConvertedModel& model, bool optimized) {
-  v1::ModelInfo info;
-  info.set_model_sha256(model.sha256);
-  info.set_model_file(model.path.substr(model.path.rfind('/') + 1));
-  info.set_keras_version(model.keras.keras_version);
-  for (int64_t width : model.module->spec().Widths()) info.add_widths(static_cast<uint32_t>(width));
-  info.set_parameter_count(model.keras.ParameterCount());
-  v1::InputSpec* input = info.mutable_input();
-  input->set_height(kImageHeight);
-  input->set_width(kImageWidth);
-  input->set_channels(kImageChannels);
-  input->set_value_range("uint8 0..255 fed to the model as float 0..255: no scaling, no mean subtraction");
-  input->add_layouts(v1::PIXEL_LAYOUT_CHANNEL_PLANAR);
-  input->add_layouts(v1::PIXEL_LAYOUT_INTERLEAVED_HWC);
-  for (const std::string& name : StandardCifar10ClassNames()) info.add_class_names(name);
-  info.mutable_self_check()->set_detail("not run yet");
-  info.set_runtime(absl::StrCat("LibTorch ", TORCH_VERSION, " (CPU, ",
-                                optimized ? "optimized: BatchNorm folded, channels-last" : "as converted", ")"));
-  info.set_convert_seconds(model.convert_seconds);
-  return info;
+ServedModel DescribeModel(const ConvertedModel& model, bool optimized) {
+  ServedModel served;
+  served.file = model.path.substr(model.path.rfind('/') + 1);
+  served.sha256 = model.sha256;
+  served.keras_version = model.keras.keras_version;
+  served.widths = model.module->spec().Widths();
+  served.parameter_count = model.keras.ParameterCount();
+  served.class_names = StandardCifar10ClassNames();
+  served.input_value_range = "uint8 0..255 fed to the model as float 0..255: no scaling, no mean subtraction";
+  served.runtime = absl::StrCat("LibTorch ", TORCH_VERSION, " (CPU, ",
+                                optimized ? "optimized: BatchNorm folded, channels-last" : "as converted", ")");
+  served.convert_seconds = model.convert_seconds;
+  return served;
 }
 
 // Reads the files the TLS and token flags name into `options`.
@@ -124,7 +112,7 @@ absl::Status Serve(const std::string& model_path, const ServerOptions& options, 
                    EvaluatorServer::Start(options, *classifier, DescribeModel(model, optimize), &metrics));
   if (!options.metrics_address.empty()) LOG(INFO) << "metrics on http://" << server->metrics_address() << "/metrics";
   ASSIGN_OR_RETURN(SelfCheckResult check, RunSelfCheck(model.keras, *classifier));
-  server->SetSelfCheck(ToProto(check));
+  server->SetSelfCheck(Outcome(check));
   if (!check.passed) {
     return absl::InternalError(absl::StrCat("self-check ", check.detail, "; refusing to serve ", model_path));
   }

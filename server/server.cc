@@ -15,10 +15,6 @@ namespace {
 
 constexpr char kServiceName[] = "resnet8.v1.Evaluator";
 
-std::vector<std::string> ClassNames(const v1::ModelInfo& info) {
-  return std::vector<std::string>(info.class_names().begin(), info.class_names().end());
-}
-
 }  // namespace
 
 absl::Status ValidateServerOptions(const ServerOptions& options) {
@@ -42,23 +38,20 @@ absl::Status ValidateServerOptions(const ServerOptions& options) {
   return absl::OkStatus();
 }
 
-EvaluatorServer::EvaluatorServer(const ServerOptions& options, const ImageClassifier& classifier, v1::ModelInfo info,
+EvaluatorServer::EvaluatorServer(const ServerOptions& options, const ImageClassifier& classifier, ServedModel model,
                                  ServiceMetrics* metrics)
     : options_(options),
       own_metrics_(metrics == nullptr ? std::make_unique<ServiceMetrics>() : nullptr),
       metrics_(metrics == nullptr ? own_metrics_.get() : metrics),
-      class_names_(ClassNames(info)),
-      core_(classifier, class_names_, info.model_sha256(), options.limits),
-      service_(core_, std::move(info), options.auth_token, metrics_) {}
+      core_(classifier, model.class_names, model.sha256, options.limits),
+      service_(core_, std::move(model), options.auth_token, metrics_) {}
 
 absl::StatusOr<std::unique_ptr<EvaluatorServer>> EvaluatorServer::Start(const ServerOptions& options,
                                                                         const ImageClassifier& classifier,
-                                                                        v1::ModelInfo info, ServiceMetrics* metrics) {
+                                                                        ServedModel model, ServiceMetrics* metrics) {
   if (absl::Status status = ValidateServerOptions(options); !status.ok()) return status;
-  info.mutable_limits()->set_max_batch_images(options.limits.max_batch_images);
-  info.mutable_limits()->set_max_message_bytes(MaxRequestBytes(options.limits));
-  std::unique_ptr<EvaluatorServer> server(new EvaluatorServer(options, classifier, info, metrics));
-  server->metrics_->SetModelInfo(info);
+  std::unique_ptr<EvaluatorServer> server(new EvaluatorServer(options, classifier, model, metrics));
+  server->metrics_->SetModel(model);
   if (!options.metrics_address.empty()) {
     ServiceMetrics* counted = server->metrics_;
     absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =

@@ -59,13 +59,13 @@ absl::Status ValidateServerOptions(const ServerOptions& options);
 class EvaluatorServer {
  public:
   // Starts listening with health NOT_SERVING. `classifier` must outlive the
-  // server; `info` is what GetModelInfo answers (limits are filled in here).
+  // server; `model` is what GetModelInfo and /metrics describe.
   // `metrics`, if given, must outlive the server and may also be fed by
   // others (the classifier's queue and compute times); otherwise the server
   // keeps its own. Errors: INVALID_ARGUMENT for bad options; UNAVAILABLE if
   // an address cannot be bound.
   static absl::StatusOr<std::unique_ptr<EvaluatorServer>> Start(const ServerOptions& options,
-                                                                const ImageClassifier& classifier, v1::ModelInfo info,
+                                                                const ImageClassifier& classifier, ServedModel model,
                                                                 ServiceMetrics* metrics = nullptr);
   ~EvaluatorServer();
 
@@ -76,7 +76,7 @@ class EvaluatorServer {
   std::string metrics_address() const { return metrics_http_ ? metrics_http_->address() : ""; }
 
   // Records the startup self-check for GetModelInfo. Thread-safe.
-  void SetSelfCheck(const v1::SelfCheck& self_check) { service_.SetSelfCheck(self_check); }
+  void SetSelfCheck(SelfCheckOutcome self_check) { service_.SetSelfCheck(std::move(self_check)); }
   // Flips health and the service's readiness together. Thread-safe.
   void SetServing(bool serving);
   // Health NOT_SERVING, stop accepting calls, let in-flight calls finish within
@@ -85,13 +85,12 @@ class EvaluatorServer {
   void Shutdown();
 
  private:
-  EvaluatorServer(const ServerOptions& options, const ImageClassifier& classifier, v1::ModelInfo info,
+  EvaluatorServer(const ServerOptions& options, const ImageClassifier& classifier, ServedModel model,
                   ServiceMetrics* metrics);
 
   ServerOptions options_;
   std::unique_ptr<ServiceMetrics> own_metrics_;  // when none was given
   ServiceMetrics* metrics_;
-  std::vector<std::string> class_names_;
   EvaluatorCore core_;
   EvaluatorService service_;
   std::unique_ptr<grpc::Server> server_;

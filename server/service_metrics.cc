@@ -71,11 +71,11 @@ void Histogram::Render(absl::string_view name, absl::string_view labels, std::st
 
 ServiceMetrics::ServiceMetrics() : queue_seconds_(kSecondsBuckets), compute_seconds_(kSecondsBuckets) {}
 
-void ServiceMetrics::SetModelInfo(const v1::ModelInfo& info) {
+void ServiceMetrics::SetModel(const ServedModel& model) {
   absl::MutexLock lock(&mutex_);
-  model_labels_ = absl::StrCat("sha256=\"", Escape(info.model_sha256()), "\",file=\"", Escape(info.model_file()),
-                               "\",keras_version=\"", Escape(info.keras_version()), "\",runtime=\"",
-                               Escape(info.runtime()), "\",widths=\"", absl::StrJoin(info.widths(), "/"), "\"");
+  model_labels_ = absl::StrCat("sha256=\"", Escape(model.sha256), "\",file=\"", Escape(model.file),
+                               "\",keras_version=\"", Escape(model.keras_version), "\",runtime=\"",
+                               Escape(model.runtime), "\",widths=\"", absl::StrJoin(model.widths, "/"), "\"");
 }
 
 void ServiceMetrics::SetServing(bool serving) {

@@ -29,7 +29,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "resnet8/v1/evaluator.pb.h"
+#include "server/served_model.h"
 
 namespace resnet8 {
 
@@ -52,7 +52,7 @@ class ServiceMetrics {
  public:
   ServiceMetrics();
 
-  void SetModelInfo(const v1::ModelInfo& info);
+  void SetModel(const ServedModel& model);
   void SetServing(bool serving);
   void RecordCall(absl::string_view method, int grpc_code, absl::Duration duration);
   void RecordBatch(absl::string_view method, int64_t images);

@@ -14,35 +14,13 @@
 #include "google/protobuf/descriptor.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "server/server.h"
+#include "tests/fake_classifier.h"
 #include "tests/test_support.h"
 
 namespace resnet8 {
 namespace {
 
 using grpc::health::v1::HealthCheckResponse;
-
-// Predicts class (first pixel byte % 10) with probability 1. A first byte of
-// 255 makes it fail; `delay` slows every call.
-class FakeClassifier final : public ImageClassifier {
- public:
-  int num_classes() const override { return 10; }
-  absl::Status Classify(const ImageBatchView& batch, absl::Span<float> probabilities) const override {
-    calls_.fetch_add(1);
-    if (delay_ > absl::ZeroDuration()) absl::SleepFor(delay_);
-    for (int64_t i = 0; i < batch.count; ++i) {
-      const uint8_t first = batch.pixels[i * kImageBytes];
-      if (first == 255) return absl::InternalError("fake classifier failure");
-      for (int c = 0; c < 10; ++c) probabilities[i * 10 + c] = c == first % 10 ? 1.0f : 0.0f;
-    }
-    return absl::OkStatus();
-  }
-  int calls() const { return calls_.load(); }
-  void set_delay(absl::Duration delay) { delay_ = delay; }
-
- private:
-  mutable std::atomic<int> calls_{0};
-  absl::Duration delay_ = absl::ZeroDuration();
-};
 
 // `count` images; image i has every byte equal to `first_byte(i)`, label i % 10.
 LabeledImages MakeImages(
@@ -64,10 +42,7 @@ class ServiceTest : public ::testing::Test {
     options.limits.max_batch_images = max_batch_images;
     options.limits.max_concurrent_streams = max_streams;
     options.shutdown_grace = grace;
-    v1::ModelInfo info;
-    info.set_model_sha256("fake");
-    for (int c = 0; c < 10; ++c) info.add_class_names(absl::StrCat("class", c));
-    ASSERT_OK_AND_ASSIGN(server_, EvaluatorServer::Start(options, classifier_, info));
+    ASSERT_OK_AND_ASSIGN(server_, EvaluatorServer::Start(options, classifier_, FakeServedModel()));
     channel_ = EvaluatorClient::Connect(server_->address());
     client_ = std::make_unique<EvaluatorClient>(channel_);
     stub_ = v1::Evaluator::NewStub(channel_);
@@ -108,7 +83,7 @@ class ServiceTest : public ::testing::Test {
     return request;
   }
 
-  FakeClassifier classifier_;
+  FirstByteClassifier classifier_;
   std::unique_ptr<EvaluatorServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<EvaluatorClient> client_;
@@ -134,6 +109,29 @@ TEST_F(ServiceTest, HealthIsNotServingUntilReadyThenServing) {
   server_->SetServing(false);
   ASSERT_OK_AND_ASSIGN(auto after, client_->CheckHealth("", absl::Seconds(5)));
   EXPECT_EQ(after, HealthCheckResponse::NOT_SERVING);
+}
+
+TEST_F(ServiceTest, ModelInfoDescribesTheServedModelItsLimitsAndTheSelfCheck) {
+  StartServer(/*max_batch_images=*/8);
+  server_->SetServing(true);
+  ASSERT_OK_AND_ASSIGN(v1::ModelInfo before, client_->GetModelInfo(absl::Seconds(5)));
+  EXPECT_EQ(before.model_sha256(), "fake");
+  EXPECT_EQ(before.model_file(), "fake.h5");
+  ASSERT_EQ(before.class_names_size(), 10);
+  EXPECT_EQ(before.class_names(9), "class9");
+  EXPECT_EQ(before.limits().max_batch_images(), 8u);
+  EXPECT_EQ(before.limits().max_message_bytes(), static_cast<uint64_t>(MaxRequestBytes({.max_batch_images = 8})));
+  EXPECT_EQ(before.input().height(), 32u);
+  EXPECT_EQ(before.input().layouts_size(), 2);
+  EXPECT_FALSE(before.self_check().passed());
+  EXPECT_EQ(before.self_check().detail(), "not run yet");
+
+  server_->SetSelfCheck({.passed = true, .images = 16, .max_abs_difference = 2e-7, .detail = "passed"});
+  ASSERT_OK_AND_ASSIGN(v1::ModelInfo after, client_->GetModelInfo(absl::Seconds(5)));
+  EXPECT_TRUE(after.self_check().passed());
+  EXPECT_EQ(after.self_check().images(), 16u);
+  EXPECT_DOUBLE_EQ(after.self_check().max_abs_difference(), 2e-7);
+  EXPECT_EQ(after.self_check().detail(), "passed");
 }
 
 TEST_F(ServiceTest, RejectsCallsWhileNotReady) {

@@ -9,21 +9,13 @@
 #include "client/evaluator_client.h"
 #include "common/credential_files.h"
 #include "server/server.h"
+#include "tests/fake_classifier.h"
 #include "tests/test_support.h"
 
 namespace resnet8 {
 namespace {
 
 using grpc::health::v1::HealthCheckResponse;
-
-class ConstantClassifier final : public ImageClassifier {
- public:
-  int num_classes() const override { return 10; }
-  absl::Status Classify(const ImageBatchView& batch, absl::Span<float> probabilities) const override {
-    for (int64_t i = 0; i < batch.count * 10; ++i) probabilities[i] = i % 10 == 3 ? 1.0f : 0.0f;
-    return absl::OkStatus();
-  }
-};
 
 // A self-signed certificate for "localhost" and 127.0.0.1, which the client
 // trusts as its own CA, plus a second, unrelated one.
@@ -61,9 +53,7 @@ class SecureServiceTest : public ::testing::Test {
       ASSERT_OK_AND_ASSIGN(options.tls_private_key, ReadPemFile(TestCertificates().key()));
     }
     options.auth_token = token;
-    v1::ModelInfo info;
-    for (int c = 0; c < 10; ++c) info.add_class_names(absl::StrCat("class", c));
-    ASSERT_OK_AND_ASSIGN(server_, EvaluatorServer::Start(options, classifier_, info));
+    ASSERT_OK_AND_ASSIGN(server_, EvaluatorServer::Start(options, classifier_, FakeServedModel()));
     server_->SetServing(true);
   }
 
@@ -81,13 +71,13 @@ class SecureServiceTest : public ::testing::Test {
 
   static LabeledImages TwoImages() {
     LabeledImages images;
-    images.pixels.assign(2 * kImageBytes, 9);
+    images.pixels.assign(2 * kImageBytes, 3);  // class 3 for both
     images.labels = {3, 4};
     images.indices = {0, 1};
     return images;
   }
 
-  ConstantClassifier classifier_;
+  FirstByteClassifier classifier_;
   std::unique_ptr<EvaluatorServer> server_;
 };
 

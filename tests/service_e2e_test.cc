@@ -28,10 +28,10 @@ class ServiceE2eTest : public ::testing::Test {
     data_ = new CifarDataset(std::move(*data));
     ServerOptions options;
     options.address = "127.0.0.1:0";
-    v1::ModelInfo info;
-    info.set_model_sha256(model_->sha256);
-    for (const std::string& name : data_->class_names) info.add_class_names(name);
-    auto server = EvaluatorServer::Start(options, *classifier_, info);
+    ServedModel served;
+    served.sha256 = model_->sha256;
+    served.class_names = data_->class_names;
+    auto server = EvaluatorServer::Start(options, *classifier_, served);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = server->release();
     server_->SetServing(true);

@@ -8,19 +8,11 @@
 #include "absl/strings/str_cat.h"
 #include "client/evaluator_client.h"
 #include "server/server.h"
+#include "tests/fake_classifier.h"
 #include "tests/test_support.h"
 
 namespace resnet8 {
 namespace {
-
-class OnesClassifier final : public ImageClassifier {
- public:
-  int num_classes() const override { return 10; }
-  absl::Status Classify(const ImageBatchView& batch, absl::Span<float> probabilities) const override {
-    for (int64_t i = 0; i < batch.count * 10; ++i) probabilities[i] = i % 10 == 1 ? 1.0f : 0.0f;
-    return absl::OkStatus();
-  }
-};
 
 std::string Scrape(const std::string& address, const std::string& path = "/metrics", int* status = nullptr) {
   const size_t colon = address.rfind(':');
@@ -32,16 +24,15 @@ std::string Scrape(const std::string& address, const std::string& path = "/metri
 }
 
 TEST(ServiceMetrics, ScrapedAfterCallsCountsThemByMethodAndCode) {
-  OnesClassifier classifier;
+  FirstByteClassifier classifier;
   ServerOptions options;
   options.address = "127.0.0.1:0";
   options.metrics_address = "127.0.0.1:0";
-  v1::ModelInfo info;
-  info.set_model_sha256("abc123");
-  info.set_model_file("model.h5");
-  info.add_widths(16);
-  for (int c = 0; c < 10; ++c) info.add_class_names(absl::StrCat("class", c));
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<EvaluatorServer> server, EvaluatorServer::Start(options, classifier, info));
+  ServedModel model = FakeServedModel();
+  model.sha256 = "abc123";
+  model.file = "model.h5";
+  model.widths = {16};
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<EvaluatorServer> server, EvaluatorServer::Start(options, classifier, model));
   ASSERT_NE(server->metrics_address(), "");
   EXPECT_NE(Scrape(server->metrics_address()).find("resnet8_serving 0\n"), std::string::npos);
   server->SetServing(true);
@@ -88,7 +79,7 @@ TEST(ServiceMetrics, ScrapedAfterCallsCountsThemByMethodAndCode) {
 }
 
 TEST(ServiceMetrics, RefusesAnAddressWithoutAPort) {
-  OnesClassifier classifier;
+  FirstByteClassifier classifier;
   ServerOptions options;
   options.address = "127.0.0.1:0";
   options.metrics_address = "localhost";

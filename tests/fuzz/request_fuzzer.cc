@@ -13,32 +13,13 @@
 #include <string>
 #include <vector>
 
-#include "common/image_classifier.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "server/evaluator_core.h"
 #include "server/request_validation.h"
+#include "tests/fake_classifier.h"
 
 namespace resnet8 {
 namespace {
-
-constexpr int kClasses = 10;
-
-// Probabilities from the pixels, so different inputs give different answers.
-class FakeClassifier final : public ImageClassifier {
- public:
-  int num_classes() const override { return kClasses; }
-  absl::Status Classify(const ImageBatchView& batch, absl::Span<float> probabilities) const override {
-    if (batch.pixels.size() != static_cast<size_t>(batch.count * kImageBytes) ||
-        probabilities.size() != static_cast<size_t>(batch.count * kClasses)) {
-      std::abort();  // the core handed the classifier an inconsistent batch
-    }
-    for (int64_t i = 0; i < batch.count; ++i) {
-      const int hot = batch.pixels[i * kImageBytes] % kClasses;
-      for (int c = 0; c < kClasses; ++c) probabilities[i * kClasses + c] = c == hot ? 0.91f : 0.01f;
-    }
-    return absl::OkStatus();
-  }
-};
 
 std::vector<std::string> SplitMessages(const uint8_t* data, size_t size) {
   static constexpr char kSeparator[] = "\xff\xfe\xfd";
@@ -58,13 +39,11 @@ void Check(bool condition) {
 }
 
 const EvaluatorCore& Core() {
-  static const FakeClassifier* classifier = new FakeClassifier;
+  static const FirstByteClassifier* classifier = new FirstByteClassifier;
   static const EvaluatorCore* core = [] {
     ServiceLimits limits;
     limits.max_batch_images = 64;  // small, so the fuzzer reaches the limit
-    std::vector<std::string> names;
-    for (int c = 0; c < kClasses; ++c) names.push_back("class" + std::to_string(c));
-    return new EvaluatorCore(*classifier, names, "sha", limits);
+    return new EvaluatorCore(*classifier, FakeServedModel().class_names, "sha", limits);
   }();
   return *core;
 }

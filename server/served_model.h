@@ -1,0 +1,40 @@
+// What the server says about the model it serves: a plain description that
+// the program fills from the converted file and the service turns into
+// GetModelInfo answers and Prometheus labels. Nothing here is a wire type.
+//
+//   ServedModel model;
+//   model.sha256 = converted.sha256;
+//   model.class_names = StandardCifar10ClassNames();
+//   EvaluatorServer::Start(options, classifier, model);
+#ifndef RESNET8_SERVER_SERVED_MODEL_H_
+#define RESNET8_SERVER_SERVED_MODEL_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace resnet8 {
+
+struct ServedModel {
+  std::string file;           // the .h5's base name
+  std::string sha256;         // of the .h5 file
+  std::string keras_version;  // as the file states it
+  std::vector<int64_t> widths;
+  int64_t parameter_count = 0;  // stored weight values
+  std::vector<std::string> class_names;
+  std::string input_value_range;  // how pixels reach the model, in words
+  std::string runtime;            // e.g. "LibTorch 2.0.1 (CPU, ...)"
+  double convert_seconds = 0;
+};
+
+// The startup self-check's outcome, as GetModelInfo reports it.
+struct SelfCheckOutcome {
+  bool passed = false;
+  int64_t images = 0;
+  double max_abs_difference = 0;
+  std::string detail = "not run yet";
+};
+
+}  // namespace resnet8
+
+#endif  // RESNET8_SERVER_SERVED_MODEL_H_
