@@ -1,12 +1,13 @@
 #include "client/evaluation_run.h"
 
 #include <algorithm>
-#include <condition_variable>
-#include <deque>
+#include <atomic>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "client/batch_queue.h"
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "common/wire.h"
@@ -16,11 +17,6 @@ namespace {
 
 constexpr absl::Duration kFirstBackoff = absl::Milliseconds(100);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
-
-struct Batch {
-  int64_t begin = 0;
-  int64_t end = 0;
-};
 
 v1::EvaluateRequest MakeRequest(const LabeledImages& images, const Batch& batch, PixelLayout layout) {
   v1::EvaluateRequest request;
@@ -64,15 +60,18 @@ absl::Status CheckReport(const v1::EvaluationReport& report, const Classificatio
   return absl::OkStatus();
 }
 
-class Run {
+// One EvaluatorClient::Evaluate() call: worker threads, each running one
+// stream after another over the shared BatchQueue.
+class DatasetEvaluation {
  public:
-  Run(v1::Evaluator::StubInterface& stub, const LabeledImages& images, const EvaluateOptions& options,
-      const std::string& auth_token)
-      : stub_(stub), images_(images), options_(options), auth_token_(auth_token), server_counts_(kCifarClasses) {
-    for (int64_t begin = 0; begin < images.size(); begin += options.batch_size) {
-      pending_.push_back(static_cast<int>(batches_.size()));
-      batches_.push_back({begin, std::min(begin + options.batch_size, images.size())});
-    }
+  DatasetEvaluation(v1::Evaluator::StubInterface& stub, const LabeledImages& images, const EvaluateOptions& options,
+                    const std::string& auth_token)
+      : stub_(stub),
+        images_(images),
+        options_(options),
+        auth_token_(auth_token),
+        queue_(images.size(), options.batch_size),
+        server_counts_(kCifarClasses) {
     predictions_.resize(images.size());
     deadline_ = options.timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : absl::Now() + options.timeout;
   }
@@ -82,7 +81,7 @@ class Run {
     std::vector<std::thread> workers;
     for (int i = 0; i < options_.streams; ++i) workers.emplace_back([this] { Worker(); });
     for (std::thread& worker : workers) worker.join();
-    if (!fatal_.ok()) return fatal_;
+    RETURN_IF_ERROR(queue_.failure());
 
     EvaluationResult result;
     for (const ImagePrediction& prediction : predictions_) {
@@ -101,29 +100,27 @@ class Run {
   }
 
  private:
-  bool Finished() const { return answered_images_ == images_.size() || !fatal_.ok(); }
+  // One EvaluateDataset call and what it carried.
+  struct Stream {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReaderWriterInterface<v1::EvaluateRequest, v1::EvaluateResponse>> call;
+    BatchQueue::StreamId id = 0;
+    ClassificationMetrics counted{kCifarClasses};  // its answers, checked one by one
+    std::optional<v1::EvaluationReport> report;    // its final report, if it sent one
+    bool progressed = false;                       // at least one batch answered
+  };
 
-  void Fail(absl::Status status) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (fatal_.ok()) fatal_ = std::move(status);
-    }
-    cv_.notify_all();
-  }
-
-  // Whether a stream that failed with `status` is worth reopening (under mu_).
+  // Whether a stream that failed with `status` is worth reopening.
   // UNAVAILABLE: the server died, restarts or drains. RESOURCE_EXHAUSTED: the
   // server is at its stream limit. A run that has answers or another stream
   // open was admitted, and its own turnover leaves gaps another client can
   // take, so it waits for a slot as for a restart. A run that was never
-  // admitted is told at once: the server is full. ("Another stream open"
-  // includes one the server has not answered yet: with several streams
-  // against a full server, a worker may back off once while a sibling is
-  // being refused; the first worker that finds none open ends the run.)
+  // admitted is told at once: the server is full.
   bool Retryable(const absl::Status& status) const {
     if (options_.reconnect_budget <= absl::ZeroDuration()) return false;
     if (status.code() == absl::StatusCode::kUnavailable) return true;
-    return status.code() == absl::StatusCode::kResourceExhausted && (answered_images_ > 0 || open_streams_ > 0);
+    return status.code() == absl::StatusCode::kResourceExhausted &&
+           (queue_.answered_images() > 0 || queue_.open_streams() > 0);
   }
 
   // Opens streams while there is work, reopening retryable failures with
@@ -138,12 +135,7 @@ class Run {
     absl::Duration backoff = kFirstBackoff;
     absl::Time failing_since = absl::InfiniteFuture();
     int64_t answered_when_failing = -1;  // the run's answers when failing_since was set
-    while (true) {
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return Finished() || !pending_.empty(); });
-        if (Finished()) return;
-      }
+    while (queue_.WaitForWork()) {
       bool progressed = false;
       absl::Status status = RunStream(stream_batches, &progressed);
       stream_batches = std::min(stream_batches * 2, options_.batches_per_stream);
@@ -152,139 +144,104 @@ class Run {
         answered_when_failing = -1;
         continue;
       }
-      std::unique_lock<std::mutex> lock(mu_);
-      if (!Retryable(status)) {
-        lock.unlock();
-        return Fail(status);
-      }
+      if (!Retryable(status)) return queue_.Fail(status);
       const absl::Time now = absl::Now();
-      if (answered_images_ != answered_when_failing) {  // the run moved since: a fresh budget
-        failing_since = now;
-        answered_when_failing = answered_images_;
+      if (const int64_t answered = queue_.answered_images(); answered != answered_when_failing) {
+        failing_since = now;  // the run moved since: a fresh budget
+        answered_when_failing = answered;
       }
       if (now - failing_since >= options_.reconnect_budget || now >= deadline_) {
-        lock.unlock();
-        return Fail(
+        return queue_.Fail(
             absl::Status(status.code(), absl::StrCat("gave up after ", absl::FormatDuration(now - failing_since),
                                                      " of reopening streams without progress: ", status.message())));
       }
       ++reconnects_;
-      cv_.wait_for(lock, absl::ToChronoNanoseconds(std::min(backoff, deadline_ - now)), [this] { return Finished(); });
-      if (Finished()) return;
+      queue_.WaitUnlessFinished(std::min(backoff, deadline_ - now));
       backoff = std::min(backoff * 2, kMaxBackoff);
     }
   }
 
-  // One EvaluateDataset stream: a writer thread sends up to `max_batches`
-  // batches (0: no limit) from the queue while this thread checks the
-  // answers. OK once the stream ended with a report that matches what it
-  // carried.
+  // One stream: sends up to `max_batches` batches (0: no limit) from a
+  // writer thread while this thread checks the answers. OK once the stream
+  // ended with a report that matches what it carried.
   absl::Status RunStream(int max_batches, bool* progressed) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++open_streams_;
+    Stream stream;
+    stream.id = queue_.OpenStream();
+    if (deadline_ != absl::InfiniteFuture()) stream.context.set_deadline(absl::ToChronoTime(deadline_));
+    AddBearerToken(stream.context, auth_token_);
+    stream.call = stub_.EvaluateDataset(&stream.context);
+    std::thread writer([&] { WriteBatches(stream, max_batches); });
+    const absl::Status problem = ReadAnswers(stream);
+    queue_.StopSending(stream.id);
+    if (!problem.ok()) stream.context.TryCancel();  // also unblocks a writer waiting on flow control
+    writer.join();
+    *progressed = stream.progressed;
+    return CloseStream(stream, problem);
+  }
+
+  void WriteBatches(Stream& stream, int max_batches) {
+    for (int sent = 0; max_batches == 0 || sent < max_batches; ++sent) {
+      const std::optional<int> id = queue_.NextToSend(stream.id, options_.window);
+      if (!id) break;
+      if (!stream.call->Write(MakeRequest(images_, queue_.batch(*id), options_.layout)))
+        return;  // the reader learns why
     }
-    grpc::ClientContext context;
-    if (deadline_ != absl::InfiniteFuture()) context.set_deadline(absl::ToChronoTime(deadline_));
-    AddBearerToken(context, auth_token_);
-    std::unique_ptr<grpc::ClientReaderWriterInterface<v1::EvaluateRequest, v1::EvaluateResponse>> stream =
-        stub_.EvaluateDataset(&context);
-    std::deque<int> in_flight;  // sent, not yet answered, in sending order (guarded by mu_)
-    bool reader_done = false;   // guarded by mu_
+    stream.call->WritesDone();
+  }
 
-    std::thread writer([&] {
-      for (int sent = 0; max_batches == 0 || sent < max_batches; ++sent) {
-        int id;
-        {
-          std::unique_lock<std::mutex> lock(mu_);
-          cv_.wait(lock, [&] {
-            return reader_done || !fatal_.ok() || pending_.empty() ||
-                   static_cast<int>(in_flight.size()) < options_.window;
-          });
-          if (reader_done || !fatal_.ok() || pending_.empty()) break;
-          id = pending_.front();
-          pending_.pop_front();
-          in_flight.push_back(id);
-        }
-        if (!stream->Write(MakeRequest(images_, batches_[id], options_.layout))) return;  // the reader learns why
-      }
-      stream->WritesDone();
-    });
-
-    ClassificationMetrics counted(kCifarClasses);  // this stream's answers
-    absl::Status problem;
-    bool have_report = false;
+  // Reads answers until the final report, the end of the stream, or an
+  // answer that does not match what was sent (the returned error).
+  absl::Status ReadAnswers(Stream& stream) {
     v1::EvaluateResponse response;
-    while (problem.ok() && stream->Read(&response)) {
-      int id = -1;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (!in_flight.empty()) id = in_flight.front();
-      }
+    while (stream.call->Read(&response)) {
+      const std::optional<int> id = queue_.OldestInFlight(stream.id);
       if (response.has_report()) {
-        have_report = true;
-        if (id >= 0) problem = Mismatch("a final report while batches were still unanswered");
-        break;
+        if (id) return Mismatch("a final report while batches were still unanswered");
+        stream.report = std::move(*response.mutable_report());
+        return absl::OkStatus();
       }
-      if (id < 0) {
-        problem = Mismatch("an answer for a batch that was not sent");
-        break;
-      }
-      problem = CheckAndStore(batches_[id], response, counted);
-      if (!problem.ok()) break;
-      int64_t answered;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        in_flight.pop_front();
-        answered_images_ += batches_[id].end - batches_[id].begin;
-        answered = answered_images_;
-        *progressed = true;
-      }
-      cv_.notify_all();
+      if (!id) return Mismatch("an answer for a batch that was not sent");
+      RETURN_IF_ERROR(CheckAndStore(queue_.batch(*id), response, stream.counted));
+      const int64_t answered = queue_.MarkAnswered(stream.id);
+      stream.progressed = true;
       if (options_.on_progress) {
-        std::lock_guard<std::mutex> lock(progress_mu_);
+        std::lock_guard<std::mutex> lock(results_mutex_);
         options_.on_progress(answered, images_.size());
       }
     }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      reader_done = true;
-    }
-    cv_.notify_all();
-    if (!problem.ok()) context.TryCancel();  // also unblocks a writer waiting on flow control
-    writer.join();
-    const absl::Status finish = FromGrpcStatus(stream->Finish());
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      --open_streams_;
-      // Unanswered batches go back to the front of the queue, in order.
-      resent_batches_ += static_cast<int64_t>(in_flight.size());
-      pending_.insert(pending_.begin(), in_flight.begin(), in_flight.end());
-      // A stream that broke never sent its report; the running totals it did
-      // send were checked batch by batch against these counts.
-      if (problem.ok() && !finish.ok()) problem = server_counts_.Merge(counted);
-    }
-    cv_.notify_all();
+    return absl::OkStatus();
+  }
+
+  // Finishes the call, puts back what it left unanswered, and adds what it
+  // counted to the server's counts once they are confirmed.
+  absl::Status CloseStream(Stream& stream, absl::Status problem) {
+    const absl::Status finish = FromGrpcStatus(stream.call->Finish());
+    const int64_t returned = queue_.CloseStream(stream.id);
+    std::lock_guard<std::mutex> lock(results_mutex_);
+    resent_batches_ += returned;
     if (!problem.ok()) return problem;
-    if (!finish.ok()) return finish;
-    if (!have_report) return Mismatch("the stream ended without a final report");
-    RETURN_IF_ERROR(CheckReport(response.report(), counted));
-    std::lock_guard<std::mutex> lock(mu_);
-    if (counted.images() == 0) return absl::OkStatus();
-    if (!model_sha256_.empty() && model_sha256_ != response.report().model_sha256()) {
+    // A stream that broke never sent its report; the running totals it did
+    // send were checked batch by batch against these counts.
+    if (!finish.ok()) {
+      RETURN_IF_ERROR(server_counts_.Merge(stream.counted));
+      return finish;
+    }
+    if (!stream.report) return Mismatch("the stream ended without a final report");
+    RETURN_IF_ERROR(CheckReport(*stream.report, stream.counted));
+    if (stream.counted.images() == 0) return absl::OkStatus();
+    if (!model_sha256_.empty() && model_sha256_ != stream.report->model_sha256()) {
       return absl::FailedPreconditionError(absl::StrCat("servers answer with different models (sha256 ", model_sha256_,
-                                                        " and ", response.report().model_sha256(),
+                                                        " and ", stream.report->model_sha256(),
                                                         "); point the client at replicas of one model"));
     }
-    model_sha256_ = response.report().model_sha256();
-    return server_counts_.Merge(counted);
+    model_sha256_ = stream.report->model_sha256();
+    return server_counts_.Merge(stream.counted);
   }
 
   // Checks one batch's answers and stores them in their records' slots.
   absl::Status CheckAndStore(const Batch& batch, const v1::EvaluateResponse& response, ClassificationMetrics& counted) {
-    if (response.predictions_size() != batch.end - batch.begin) {
-      return Mismatch(
-          absl::StrCat(response.predictions_size(), " predictions for a batch of ", batch.end - batch.begin));
+    if (response.predictions_size() != batch.size()) {
+      return Mismatch(absl::StrCat(response.predictions_size(), " predictions for a batch of ", batch.size()));
     }
     for (int64_t i = batch.begin; i < batch.end; ++i) {
       const v1::Prediction& prediction = response.predictions(static_cast<int>(i - batch.begin));
@@ -318,21 +275,15 @@ class Run {
   const LabeledImages& images_;
   const EvaluateOptions& options_;
   const std::string& auth_token_;
-  std::vector<Batch> batches_;
   absl::Time deadline_;
+  BatchQueue queue_;
+  std::vector<ImagePrediction> predictions_;  // one slot per record, in data order; a batch's slots are its own
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<int> pending_;  // batches not sent, or sent on a stream that broke
-  int64_t answered_images_ = 0;
-  int open_streams_ = 0;                      // streams of this run between opening and Finish()
-  absl::Status fatal_;                        // the first error that ends the run
-  std::vector<ImagePrediction> predictions_;  // one slot per record, in data order
-  ClassificationMetrics server_counts_;       // the streams' reports, summed
+  std::mutex results_mutex_;             // guards the rest; on_progress is called under it
+  ClassificationMetrics server_counts_;  // the streams' confirmed counts, summed
   std::string model_sha256_;
-  int64_t reconnects_ = 0;
+  std::atomic<int64_t> reconnects_{0};
   int64_t resent_batches_ = 0;
-  std::mutex progress_mu_;  // on_progress is called from several streams
 };
 
 }  // namespace
@@ -345,7 +296,7 @@ absl::StatusOr<EvaluationResult> RunEvaluation(v1::Evaluator::StubInterface& stu
         "batch size (", options.batch_size, "), streams (", options.streams, ") and window (", options.window,
         ") must each be at least 1, batches_per_stream (", options.batches_per_stream, ") at least 0"));
   }
-  return Run(stub, images, options, auth_token).Execute();
+  return DatasetEvaluation(stub, images, options, auth_token).Execute();
 }
 
 }  // namespace resnet8

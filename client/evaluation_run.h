@@ -2,13 +2,14 @@
 // dataset through EvaluateDataset over one or more concurrent streams, and
 // survives a server that goes away.
 //
-// The dataset is cut into batches kept in a queue. Each stream takes batches
-// from the queue (at most `window` unanswered at a time, and
-// `batches_per_stream` in all before a new stream takes over), and every answer is
-// checked against the batch it belongs to (same records, same labels, a
-// predicted class that is the argmax of its probabilities) and stored in the
-// slot of its records. When a stream breaks with UNAVAILABLE (the server
-// died, restarts, or drains), its unanswered batches go back to the queue and
+// The dataset is cut into batches kept in a BatchQueue (batch_queue.h). Each
+// stream takes batches from the queue (at most `window` unanswered at a time,
+// and `batches_per_stream` in all before a new stream takes over): a writer
+// thread sends them while the stream's reader checks every answer against
+// the batch it belongs to (same records, same labels, a predicted class that
+// is the argmax of its probabilities) and stores it in the slot of its
+// records. When a stream breaks with UNAVAILABLE (the server died, restarts,
+// or drains), its unanswered batches go back to the front of the queue and
 // the stream is reopened with exponential backoff, for at most
 // `reconnect_budget` without progress. Answers are a pure function of the
 // image, so the final result equals an uninterrupted run's exactly.

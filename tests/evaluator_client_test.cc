@@ -1,7 +1,9 @@
 // The client's own checks, against a deliberately wrong server: a report or
 // answers that do not match what was sent must be an error, not a result.
-// And its answer to a server at its stream limit: wait for a slot once the
-// evaluation was admitted, fail at once when it never was.
+// Its answer to a server at its stream limit: wait for a slot once the
+// evaluation was admitted, fail at once when it never was. And its answer to
+// a stream that breaks with UNAVAILABLE: resend what was unanswered, and give
+// up only after the reconnect budget.
 #include "client/evaluator_client.h"
 
 #include <grpcpp/grpcpp.h>
@@ -19,17 +21,23 @@ enum class Lie { kNone, kReportCount, kWrongIndex, kArgmax };
 
 // Answers every image with class 0 and echoes the indices, lying as told.
 // Streams for which `refuse(n)` holds (n counts them from 1) are refused as a
-// server at its limit refuses them.
+// server at its limit refuses them. Stream n breaks with UNAVAILABLE, as a
+// dying server's do, on reading its batch number `break_at(n)` (from 1;
+// never if 0), which stays unanswered.
 class LyingService final : public v1::Evaluator::Service {
  public:
-  explicit LyingService(Lie lie, std::function<bool(int)> refuse = nullptr) : lie_(lie), refuse_(std::move(refuse)) {}
+  explicit LyingService(Lie lie, std::function<bool(int)> refuse = nullptr, std::function<int(int)> break_at = nullptr)
+      : lie_(lie), refuse_(std::move(refuse)), break_at_(std::move(break_at)) {}
   grpc::Status EvaluateDataset(grpc::ServerContext*,
                                grpc::ServerReaderWriter<v1::EvaluateResponse, v1::EvaluateRequest>* stream) override {
-    if (refuse_ && refuse_(++streams_)) return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "at the limit");
+    const int number = ++streams_;
+    if (refuse_ && refuse_(number)) return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "at the limit");
+    const int break_at = break_at_ ? break_at_(number) : 0;
     v1::EvaluateRequest request;
     uint64_t images = 0, correct = 0;
     std::vector<uint64_t> confusion(100);
-    while (stream->Read(&request)) {
+    for (int batch = 1; stream->Read(&request); ++batch) {
+      if (batch == break_at) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server went away");
       v1::EvaluateResponse response;
       for (int i = 0; i < request.labels_size(); ++i) {
         v1::Prediction* p = response.add_predictions();
@@ -56,6 +64,7 @@ class LyingService final : public v1::Evaluator::Service {
  private:
   Lie lie_;
   std::function<bool(int)> refuse_;
+  std::function<int(int)> break_at_;
   std::atomic<int> streams_{0};
 };
 
@@ -132,6 +141,46 @@ TEST(EvaluatorClient, ANeverAdmittedEvaluationFailsAtOnce) {
     EXPECT_STATUS(EvaluateAgainst(service, options), absl::StatusCode::kResourceExhausted, "at the limit");
     EXPECT_LT(absl::Now() - start, absl::Seconds(30)) << streams << " stream(s): waited as if admitted";
   }
+}
+
+// Stream 1 answers two batches and breaks on the third. The client reopens,
+// resends the unanswered batch first, and ends with the uninterrupted result.
+TEST(EvaluatorClient, AStreamThatBreaksIsReopenedAndItsUnansweredBatchResent) {
+  LyingService service(Lie::kNone, nullptr, [](int stream) { return stream == 1 ? 3 : 0; });
+  EvaluateOptions options;
+  options.batch_size = 2;
+  options.window = 1;  // exactly one batch in flight when the stream breaks
+  options.batches_per_stream = 0;
+  ASSERT_OK_AND_ASSIGN(EvaluationResult result, EvaluateAgainst(service, options));
+  EXPECT_EQ(result.reconnects, 1);
+  EXPECT_EQ(result.resent_batches, 1);
+  EXPECT_EQ(result.metrics.images(), 12);
+  EXPECT_EQ(result.metrics.correct(), 2);
+  EXPECT_EQ(result.server_report.images(), 12u);  // 4 counted before the break, 8 after
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(result.predictions[i].index, i);
+}
+
+// Every stream breaks before answering anything: the client keeps trying for
+// the reconnect budget, then fails with UNAVAILABLE and says why.
+TEST(EvaluatorClient, GivesUpAfterTheReconnectBudgetWithoutProgress) {
+  LyingService service(Lie::kNone, nullptr, [](int) { return 1; });
+  EvaluateOptions options;
+  options.batch_size = 5;
+  options.reconnect_budget = absl::Milliseconds(500);
+  const absl::Time start = absl::Now();
+  EXPECT_STATUS(EvaluateAgainst(service, options), absl::StatusCode::kUnavailable,
+                "of reopening streams without progress: the server went away");
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(500));
+}
+
+// A zero budget: the first UNAVAILABLE ends the evaluation.
+TEST(EvaluatorClient, AZeroBudgetFailsAtTheFirstBreak) {
+  LyingService service(Lie::kNone, nullptr, [](int stream) { return stream == 1 ? 2 : 0; });
+  EvaluateOptions options;
+  options.batch_size = 5;
+  options.batches_per_stream = 0;  // one stream, which breaks on its second batch
+  options.reconnect_budget = absl::ZeroDuration();
+  EXPECT_STATUS(EvaluateAgainst(service, options), absl::StatusCode::kUnavailable, "the server went away");
 }
 
 }  // namespace
