@@ -8,7 +8,8 @@
 set -euo pipefail
 bin=$1 shared=$2
 work=$(mktemp -d)
-server_pid="" server_log="" starts=0
+source "$(dirname "$0")/../scripts/lib/server.sh"
+server_log="" starts=0
 cleanup() {
   [[ -n "$server_pid" ]] && kill -9 "$server_pid" 2>/dev/null || true
   rm -rf "$work"
@@ -23,32 +24,17 @@ if "$bin/resnet8_server" --model="$work/bad.h5" --address=127.0.0.1:0 2> "$work/
 grep -q "bad.h5: not an HDF5 file" "$work/bad.log" || fail "bad model message: $(cat "$work/bad.log")"
 grep -q "listening on" "$work/bad.log" && fail "listened with a bad model"
 
-start_server() {  # start_server [FLAGS...]: sets server_pid, server_log and address
-  # A new log per start: the shell opens it in the child, so polling a reused
-  # file could read the previous server's address before it is truncated.
+serve() {  # serve [FLAGS...]: the real model on a free port; sets server_log and address
   server_log="$work/server$((++starts)).log"
-  "$bin/resnet8_server" --model="$shared/models/pretrainedResnet.h5" --address=127.0.0.1:0 "$@" \
-    2> "$server_log" &
-  server_pid=$!
-  for _ in $(seq 600); do
-    grep -qs "listening on .*:[0-9]" "$server_log" && break
-    kill -0 "$server_pid" 2>/dev/null || fail "server died at startup"
-    sleep 0.1
-  done
-  address=$(sed -n 's/.*listening on \(.*\)$/\1/p' "$server_log")
-  [[ -n "$address" ]] || fail "no 'listening on' line"
+  start_server "$bin" "$shared/models/pretrainedResnet.h5" "$server_log" "$@" || fail "server did not start"
+  address=$server_address
   echo "server at $address"
 }
-stop_server() {  # SIGTERM: exit 0 within 15 s
-  kill -TERM "$server_pid"
-  for _ in $(seq 150); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$server_pid" 2>/dev/null && fail "server still running 15 s after SIGTERM"
-  wait "$server_pid" && status=0 || status=$?
-  server_pid=""
-  [[ $status -eq 0 ]] || fail "server exit code $status after SIGTERM"
+stop() {  # SIGTERM: a clean exit 0
+  stop_server || fail "server exit code $? after SIGTERM"
   grep -q "stopped" "$server_log" || fail "no clean stop"
 }
-start_server --metrics_address=127.0.0.1:0
+serve --metrics_address=127.0.0.1:0
 metrics=$(sed -n 's|.*metrics on http://\(.*\)/metrics$|\1|p' "$server_log")
 [[ -n "$metrics" ]] || fail "no 'metrics on' line"
 client() { "$bin/resnet8_client" "$@" --server="$address"; }
@@ -125,13 +111,13 @@ expect_error "unknown (known: perf200)" client evaluate --data="$data" --subset=
 expect_error "unreachable or not ready" "$bin/resnet8_client" health --server=127.0.0.1:1
 [[ "$(client health)" == "SERVING" ]] || fail "health after errors"
 
-stop_server
+stop
 
 # TLS and a token: probes need neither the token nor more than the CA; calls need both.
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
   -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$work/server.key" -out "$work/server.crt" 2>/dev/null
 echo "cli-test-token" > "$work/token"
-start_server --tls_cert_file="$work/server.crt" --tls_key_file="$work/server.key" --auth_token_file="$work/token"
+serve --tls_cert_file="$work/server.crt" --tls_key_file="$work/server.key" --auth_token_file="$work/token"
 tls=(--tls_ca_file="$work/server.crt")
 [[ "$(client health "${tls[@]}")" == "SERVING" ]] || fail "health over TLS without a token"
 expect_error "requires a token" client info "${tls[@]}"
@@ -140,5 +126,5 @@ expect_error "not valid" client info "${tls[@]}" --auth_token_file="$work/wrong"
 expect_error "unreachable or not ready" client info --auth_token_file="$work/token"  # plaintext to a TLS port
 client evaluate --data="$data" --subset=perf200 "${tls[@]}" --auth_token_file="$work/token" > "$work/tls.txt"
 grep -q "top-1 accuracy: 87.00% (174/200)" "$work/tls.txt" || fail "evaluate over TLS: $(head -3 "$work/tls.txt")"
-stop_server
+stop
 echo "server_cli_test: passed"

@@ -4,7 +4,7 @@
 #   source scripts/lib/server.sh
 #   start_server build/bin ../shared/models/pretrainedResnet.h5 LOG [FLAGS...]
 #   ... "$server_address" ... "$server_pid" ...
-#   stop_server   # SIGTERM, then waits for a clean exit 0
+#   stop_server   # SIGTERM; returns the exit status (1 if not gone in 30 s)
 #
 # start_server binds a free loopback port (127.0.0.1:0), waits until the log
 # says "listening on HOST:PORT" (the self-check has passed then), and sets
@@ -43,6 +43,12 @@ start_server() {
 stop_server() {
   [[ -n "$server_pid" ]] || return 0
   kill -TERM "$server_pid" 2>/dev/null || true
+  local _
+  for _ in $(seq 300); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$server_pid" 2>/dev/null; then
+    echo "stop_server: still running 30 s after SIGTERM; killed" >&2
+    kill -KILL "$server_pid" 2>/dev/null || true
+  fi
   local status=0
   wait "$server_pid" || status=$?
   server_pid=""

@@ -15,14 +15,11 @@
 // (g) 8 concurrent clients sending single-image Classify calls
 // --sweep adds throughput over batch size x threads x folding x memory format.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -43,6 +40,7 @@
 #include "server/torch/malloc_tuning.h"
 #include "server/torch/model_loader.h"
 #include "server/torch/torch_classifier.h"
+#include "tests/program_runner.h"
 
 ABSL_FLAG(std::string, model, "../shared/models/pretrainedResnet.h5", "Keras .h5 model");
 ABSL_FLAG(std::string, data, "../shared/data/cifar-10-batches-bin", "CIFAR-10 test set");
@@ -137,16 +135,16 @@ std::string MachinePeak(double* peak_gflops) {
       model, cores, mhz, avx512 ? "AVX-512" : "AVX2", *peak_gflops, per_cycle);
 }
 
-struct ServerProcess {
-  pid_t pid = -1;
+// A server process on a free port, and how long it took from spawn to
+// health SERVING: conversion, self-check and listening, as a user waits.
+struct StartedServer {
+  std::unique_ptr<testing::ServerProcess> process;
   std::string address;
   double start_to_serving = 0;
-  std::string log_path;
 };
 
-ServerProcess StartServer(const std::string& binary, const std::string& model, const std::string& log_path) {
-  ServerProcess server;
-  server.log_path = log_path;
+StartedServer StartServer(const std::string& binary, const std::string& model) {
+  StartedServer server;
   // The benchmark picks the port (bind, read, close) so that it can poll
   // health from the first moment without parsing logs.
   int port = 0;
@@ -162,18 +160,8 @@ ServerProcess StartServer(const std::string& binary, const std::string& model, c
     close(fd);
   }
   server.address = absl::StrCat("127.0.0.1:", port);
-  const std::string model_flag = "--model=" + model, address_flag = "--address=" + server.address;
-  std::vector<char*> argv = {const_cast<char*>(binary.c_str()), const_cast<char*>(model_flag.c_str()),
-                             const_cast<char*>(address_flag.c_str()), nullptr};
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   const auto start = Clock::now();
-  if (posix_spawn(&server.pid, binary.c_str(), &actions, nullptr, argv.data(), environ) != 0) {
-    std::cerr << "cannot start " << binary << "\n";
-    std::exit(1);
-  }
-  posix_spawn_file_actions_destroy(&actions);
+  server.process = testing::ServerProcess::Start({binary, "--model=" + model, "--address=" + server.address});
   // After a refused connection gRPC backs off reconnecting for a second or
   // more; each poll uses a fresh channel with its own subchannel pool, so the
   // measurement is the server's startup, not the backoff.
@@ -188,7 +176,7 @@ ServerProcess StartServer(const std::string& binary, const std::string& model, c
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  std::cerr << "server did not become SERVING; see " << log_path << "\n";
+  std::cerr << "server did not become SERVING:\n" << server.process->Output() << "\n";
   std::exit(1);
 }
 
@@ -338,7 +326,7 @@ int Run(const std::string& self) {
 
   // (c)-(f) against a real server process.
   const std::string server_binary = self.substr(0, self.rfind('/') + 1) + "resnet8_server";
-  ServerProcess server = StartServer(server_binary, absl::GetFlag(FLAGS_model), "/tmp/resnet8_benchmark_server.log");
+  StartedServer server = StartServer(server_binary, absl::GetFlag(FLAGS_model));
   EvaluatorClient client(EvaluatorClient::Connect(server.address));
   EvaluateOptions options;
   options.batch_size = batch;
@@ -347,18 +335,18 @@ int Run(const std::string& self) {
     wire = client.Evaluate(all, options);
     if (!wire.ok()) {
       std::cerr << wire.status() << "\n";
-      kill(server.pid, SIGKILL);
+      server.process.reset();  // kills it
       std::exit(1);
     }
     return all.size() / wire->seconds;
   });
-  const double rss = PeakRssMb(server.pid);
+  const double rss = PeakRssMb(server.process->pid());
   const auto [p50_1, p99_1] = LatencyMs(client, all, 1, 500);
   const auto [p50_32, p99_32] = LatencyMs(client, all, 32, 200);
   const auto [concurrent_rate, concurrent_p50] = ConcurrentSingles(server.address, all, 8, 150);
-  kill(server.pid, SIGTERM);
-  int status = 0;
-  waitpid(server.pid, &status, 0);
+  server.process->Signal(SIGTERM);
+  const bool server_stopped_cleanly = server.process->Wait(absl::Seconds(30)).ExitedWith(0);
+  if (!server_stopped_cleanly) std::cerr << "the server did not exit 0 after SIGTERM\n";
 
   auto row = [&](const char* name, double rate, int64_t correct) {
     std::cout << absl::StrFormat("%-52s %8.0f images/s %6.1f GFLOP/s (%4.1f%% of peak) %5.2fx of (a)  %d/10000\n", name,
@@ -396,7 +384,7 @@ int Run(const std::string& self) {
   if (const std::string path = absl::GetFlag(FLAGS_json); !path.empty()) std::ofstream(path) << json.dump(2) << "\n";
   const bool all_correct = correct_a == 8719 && correct_b == 8719 && wire->metrics.correct() == 8719;
   if (!all_correct) std::cerr << "a measured path lost accuracy\n";
-  return all_correct && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+  return all_correct && server_stopped_cleanly ? 0 : 1;
 }
 
 }  // namespace
