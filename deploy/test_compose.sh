@@ -22,6 +22,8 @@ if [[ "${RESNET8_SKIP_DOCKER:-0}" == "1" ]]; then
 fi
 
 start=$(date +%s)
+# Progress on stderr, with the seconds since the start: where the minutes go.
+say() { echo "test_compose.sh [$(( $(date +%s) - start )) s]: $*" >&2; }
 deploy/install_docker.sh
 
 work=$(mktemp -d /tmp/resnet8-docker.XXXXXX)
@@ -58,14 +60,14 @@ for _ in $(seq 150); do
   sleep 0.2
 done
 docker info > /dev/null 2>&1 || { tail -20 "$work/dockerd.log" >&2; fail "dockerd did not answer within 30 s"; }
-echo "test_compose.sh: dockerd $(docker version --format '{{.Server.Version}}') running" >&2
+say "dockerd $(docker version --format '{{.Server.Version}}') running"
 
 # The base image, from the Debian archive apt on this machine already uses
 # (read from its sources, never a hard-coded host).
 mirror=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2> /dev/null | grep -v security | head -1)
 [[ -n "$mirror" ]] || mirror=$(awk '$1 == "deb" && $0 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2> /dev/null)
 [[ -n "$mirror" ]] || fail "cannot find the Debian mirror in /etc/apt sources"
-echo "test_compose.sh: debootstrap bookworm from $mirror" >&2
+say "debootstrap bookworm from $mirror"
 debootstrap --variant=minbase bookworm "$work/rootfs" "$mirror" > "$work/debootstrap.log" 2>&1 \
   || { tail -20 "$work/debootstrap.log" >&2; fail "debootstrap failed"; }
 # The image's apt gets this machine's sources (updates and security included).
@@ -84,11 +86,11 @@ export RESNET8_OUTPUT="$work/output"
 mkdir -p "$RESNET8_OUTPUT"
 chmod 0777 "$RESNET8_OUTPUT"  # the containers run as uid 10001
 
-echo "test_compose.sh: building the image" >&2
+say "building the image"
 "${compose[@]}" build > "$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; fail "image build failed"; }
 docker image ls resnet8-service --format 'test_compose.sh: image {{.Repository}}:{{.Tag}} {{.Size}}' >&2
 
-echo "test_compose.sh: docker-compose up (server, then the client job once healthy)" >&2
+say "docker-compose up (server, then the client job once healthy)"
 stack_failed() {  # what `up` said, then each container's own last words (an unhealthy server says why)
   tail -40 "$work/up.log" >&2
   for service in server client; do
