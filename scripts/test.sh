@@ -28,7 +28,7 @@ stage_done "ctest (all but the Docker stack)"
 # keeps the cores busy, and after the timing-sensitive load tests above.
 docker_log=build/docker_test.log
 docker_start=$SECONDS
-(cd build && ctest --no-tests=error --output-on-failure -L docker) > "$docker_log" 2>&1 &
+(cd build && ctest --no-tests=error --verbose -L docker) > "$docker_log" 2>&1 &  # verbose: its phase times
 docker_pid=$!
 sanitize_status=0
 if [[ "${RESNET8_SKIP_SANITIZERS:-0}" != 1 ]]; then
