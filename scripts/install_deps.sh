@@ -24,7 +24,8 @@ run_packages=(
 test_packages=(
   libgtest-dev libgmock-dev
   ccache                  # the sanitizer trees rebuild only what changed
-  python3-torch           # Python's torch.load of the converted state dict
+  python3-torch           # Python loads the converted state dict and TorchScript module
+  python3-h5py            # writes .h5 fixtures the ways other Keras versions store them
   python3-numpy python3-sklearn  # the AUC checked against scikit-learn's roc_auc_score
   python3-grpcio python3-grpc-tools  # a client that shares no code with ours
   clang-14 libclang-rt-14-dev llvm-14  # ASan/UBSan build and libFuzzer (scripts/sanitize.sh)

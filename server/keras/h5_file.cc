@@ -187,13 +187,31 @@ class Reader {
     return weight;
   }
 
-  // Returns nullopt when the attribute does not exist.
+  // Reads a list of strings stored the way Keras's save_attributes_to_hdf5_group
+  // stores it: in attribute `name`, or, when the list was too large for one
+  // attribute header, split over `name0`, `name1`, ... Returns nullopt when
+  // neither exists.
   absl::StatusOr<std::optional<std::vector<std::string>>> ReadStringListAttribute(hid_t object, const char* name,
                                                                                   absl::string_view where) {
-    if (H5Aexists(object, name) <= 0) {
-      H5Eclear2(H5E_DEFAULT);
-      return std::nullopt;
+    if (H5Aexists(object, name) > 0) return ReadStrings(object, name, where);
+    H5Eclear2(H5E_DEFAULT);
+    std::optional<std::vector<std::string>> joined;
+    for (int chunk = 0;; ++chunk) {
+      const std::string chunk_name = absl::StrCat(name, chunk);
+      if (H5Aexists(object, chunk_name.c_str()) <= 0) break;
+      ASSIGN_OR_RETURN(std::vector<std::string> part, ReadStrings(object, chunk_name.c_str(), where));
+      if (!joined.has_value()) joined.emplace();
+      joined->insert(joined->end(), part.begin(), part.end());
     }
+    H5Eclear2(H5E_DEFAULT);
+    return joined;
+  }
+
+  // Reads the strings of one existing attribute, whichever way a writer stored
+  // them: a scalar or an array; fixed length (NUL- or space-padded) or
+  // variable length; ASCII or UTF-8. h5py alone writes a Python str, bytes and
+  // a numpy byte string as three different HDF5 types.
+  absl::StatusOr<std::vector<std::string>> ReadStrings(hid_t object, const char* name, absl::string_view where) {
     const std::string what = absl::StrCat("attribute '", name, "' of ", where);
     Handle attribute(H5Aopen(object, name, H5P_DEFAULT), H5Aclose);
     if (!attribute.valid()) return Error(absl::StrCat("cannot open ", what));
@@ -211,45 +229,55 @@ class Reader {
       H5Eclear2(H5E_DEFAULT);
       return absl::InvalidArgumentError(absl::StrCat(path_, ": ", what, " is not a string"));
     }
+    // The memory type must carry the file's character set: HDF5 has no
+    // conversion between ASCII and UTF-8 strings, even for pure ASCII text.
+    Handle memory_type(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_cset(memory_type.get(), H5Tget_cset(type.get()));
     if (H5Tis_variable_str(type.get()) > 0) {
-      Handle memory_type(H5Tcopy(H5T_C_S1), H5Tclose);
       H5Tset_size(memory_type.get(), H5T_VARIABLE);
       std::vector<char*> buffer(count, nullptr);
-      if (count > 0 && H5Aread(attribute.get(), memory_type.get(), buffer.data()) < 0) {
+      if (H5Aread(attribute.get(), memory_type.get(), buffer.data()) < 0) {
         return Error(absl::StrCat("cannot read ", what));
       }
       for (char* value : buffer) values.emplace_back(value == nullptr ? "" : value);
-      if (count > 0) {
-        H5Dvlen_reclaim(memory_type.get(), space.get(), H5P_DEFAULT, buffer.data());
+      H5Dvlen_reclaim(memory_type.get(), space.get(), H5P_DEFAULT, buffer.data());
+      return values;
+    }
+    const size_t size = H5Tget_size(type.get());
+    if (size == 0 || size > (size_t{1} << 26) / count) {
+      return Error(absl::StrCat(what, " has an unreadable or too large size"));
+    }
+    const bool space_padded = H5Tget_strpad(type.get()) == H5T_STR_SPACEPAD;
+    H5Tset_size(memory_type.get(), size);
+    H5Tset_strpad(memory_type.get(), H5Tget_strpad(type.get()));
+    std::vector<char> buffer(size * count);
+    if (H5Aread(attribute.get(), memory_type.get(), buffer.data()) < 0) {
+      return Error(absl::StrCat("cannot read ", what));
+    }
+    for (hssize_t i = 0; i < count; ++i) {
+      const char* begin = buffer.data() + i * size;
+      size_t length = 0;
+      while (length < size && begin[length] != '\0') ++length;  // NUL-terminated or -padded
+      if (space_padded) {
+        while (length > 0 && begin[length - 1] == ' ') --length;
       }
-    } else {
-      size_t size = H5Tget_size(type.get());
-      if (size == 0 || size > (size_t{1} << 26) / (count > 0 ? count : 1)) {
-        return Error(absl::StrCat(what, " has an unreadable or too large size"));
-      }
-      std::vector<char> buffer(size * count);
-      if (count > 0 && H5Aread(attribute.get(), type.get(), buffer.data()) < 0) {
-        return Error(absl::StrCat("cannot read ", what));
-      }
-      for (hssize_t i = 0; i < count; ++i) {
-        const char* begin = buffer.data() + i * size;
-        size_t length = 0;
-        while (length < size && begin[length] != '\0') ++length;  // NUL-padded
-        values.emplace_back(begin, length);
-      }
+      values.emplace_back(begin, length);
     }
     return values;
   }
 
   absl::StatusOr<std::optional<std::string>> ReadStringAttribute(hid_t object, const char* name,
                                                                  absl::string_view where) {
-    ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> values, ReadStringListAttribute(object, name, where));
-    if (!values.has_value()) return std::nullopt;
-    if (values->size() != 1) {
-      return absl::InvalidArgumentError(absl::StrCat(path_, ": attribute '", name, "' of ", where, " holds ",
-                                                     values->size(), " strings, expected one"));
+    if (H5Aexists(object, name) <= 0) {
+      H5Eclear2(H5E_DEFAULT);
+      return std::nullopt;
     }
-    return std::move(values->front());
+    ASSIGN_OR_RETURN(std::vector<std::string> values, ReadStrings(object, name, where));
+    if (values.size() != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(path_, ": attribute '", name, "' of ", where, " holds ",
+                                                     values.size(), " strings, expected one"));
+    }
+    return std::move(values.front());
   }
 
   std::string path_;
