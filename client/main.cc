@@ -242,7 +242,10 @@ absl::Status Info(const EvaluatorClient& client) {
   if (!info.ok()) return AtServer(info.status());
   std::cout << "model:        " << info->model_file() << " (Keras " << info->keras_version() << ")\n"
             << "sha256:       " << info->model_sha256() << "\n"
-            << "widths:       " << absl::StrJoin(info->widths(), "/") << "\n"
+            << "layers:       " << info->architecture() << "\n"
+            << "outputs:      " << info->class_names_size() << " "
+            << (info->outputs_are_logits() ? "logits (probabilities are their softmax)" : "probabilities (softmax)")
+            << "\n"
             << "parameters:   " << info->parameter_count() << "\n"
             << "input:        " << info->input().height() << "x" << info->input().width() << "x"
             << info->input().channels() << ", " << info->input().value_range() << "\n"

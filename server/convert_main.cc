@@ -1,10 +1,13 @@
-// resnet8_convert: converts a Keras .h5 ResNet8 into a PyTorch state dict.
+// resnet8_convert: converts a Keras .h5 image classifier for PyTorch.
 //
 //   resnet8_convert --model=pretrainedResnet.h5 --output=resnet8.pt
+//   resnet8_convert --model=cnn.h5 --output=cnn.ts --format=torchscript --input_scale=1/255
 //
-// Checks the converted model against the Keras reference executor before
-// writing, prints a summary, and exits 1 with one message on any error,
-// leaving no output file behind.
+// --format=state_dict (the default) writes the weights, keyed by Keras layer
+// name in PyTorch layouts (torch.load gives a dict); --format=torchscript
+// writes the whole model (torch.jit.load gives a module that runs it). Before
+// writing, the module is checked against the Keras reference executor. Prints
+// a summary; exits 1 with one message on any error, leaving no output file.
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -17,35 +20,55 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
-#include "server/keras/self_check.h"
+#include "server/torch/model_export.h"
 #include "server/torch/model_loader.h"
-#include "server/torch/state_dict.h"
-#include "server/torch/torch_classifier.h"
+#include "server/torch/module_check.h"
 
 ABSL_FLAG(std::string, model, "", "Keras .h5 model to convert (required)");
-ABSL_FLAG(std::string, output, "", "where to write the PyTorch state dict (.pt) (required)");
+ABSL_FLAG(std::string, output, "", "where to write the PyTorch file (required)");
+ABSL_FLAG(std::string, format, "state_dict",
+          "state_dict: the weights, for torch.load; torchscript: the whole model, for torch.jit.load");
+ABSL_FLAG(std::string, input_scale, "1",
+          "the model sees pixel * input_scale + input_offset: one value, a fraction such as 1/255, or one per "
+          "channel (R,G,B); written into the TorchScript module");
+ABSL_FLAG(std::string, input_offset, "0", "see --input_scale; one value or one per channel");
 
 namespace resnet8 {
 namespace {
 
-absl::Status Convert(const std::string& model_path, const std::string& output_path) {
-  ASSIGN_OR_RETURN(ConvertedModel model, ConvertKerasFile(model_path));
-  ASSIGN_OR_RETURN(std::unique_ptr<TorchClassifier> classifier, TorchClassifier::Create(model.module, {}));
-  ASSIGN_OR_RETURN(SelfCheckResult check, RunSelfCheck(model.keras, *classifier));
+absl::Status Convert(const std::string& model_path, const std::string& output_path, const std::string& format) {
+  if (format != "state_dict" && format != "torchscript") {
+    return absl::InvalidArgumentError(absl::StrCat("--format='", format, "' is not one of state_dict, torchscript"));
+  }
+  ASSIGN_OR_RETURN(InputTransform transform,
+                   ParseInputTransformFlags(absl::GetFlag(FLAGS_input_scale), absl::GetFlag(FLAGS_input_offset)));
+  ASSIGN_OR_RETURN(ConvertedModel model, ConvertKerasFile(model_path, transform));
+  ASSIGN_OR_RETURN(ModuleCheck check, CheckModuleAgainstReference(model.keras, model.module));
   if (!check.passed) {
     return absl::InternalError(
         absl::StrCat(model_path, ": converted model disagrees with the Keras reference: ", check.detail));
   }
-  RETURN_IF_ERROR(WriteStateDict(*model.module, output_path));
+  std::string wrote;
+  if (format == "state_dict") {
+    RETURN_IF_ERROR(WriteStateDict(model.module, output_path));
+    wrote = absl::StrCat(StateDictEntries(model.module).size(), " tensors");
+  } else {
+    RETURN_IF_ERROR(WriteTorchScript(model.module, output_path));
+    wrote = "TorchScript module";
+  }
+  const Shape& output = model.keras.OutputShape();
   std::cout << "model:      " << model_path << "\n"
             << "sha256:     " << model.sha256 << "\n"
             << "keras:      " << (model.keras.keras_version.empty() ? "unknown" : model.keras.keras_version) << "\n"
-            << "widths:     " << absl::StrJoin(model.module->spec().Widths(), "/") << " ("
-            << model.module->spec().blocks.size() << " residual blocks)\n"
+            << "layers:     " << model.keras.Summary() << "\n"
+            << "input:      [" << absl::StrJoin(model.keras.InputShape(), ", ") << "], "
+            << model.keras.input_transform.ToString() << "\n"
+            << "outputs:    [" << absl::StrJoin(output, ", ") << "] "
+            << (model.keras.Outputs() == OutputKind::kProbabilities ? "probabilities (softmax)" : "logits") << "\n"
             << "parameters: " << model.keras.ParameterCount() << " stored values\n"
-            << "self-check: " << check.detail << "\n"
+            << "check:      " << check.detail << "\n"
             << "converted:  " << absl::StrFormat("%.3f s", model.convert_seconds) << "\n"
-            << "wrote:      " << output_path << " (" << StateDictEntries(*model.module).size() << " tensors)\n";
+            << "wrote:      " << output_path << " (" << wrote << ")\n";
   return absl::OkStatus();
 }
 
@@ -54,8 +77,9 @@ absl::Status Convert(const std::string& model_path, const std::string& output_pa
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "Converts a Keras .h5 ResNet8 into a PyTorch state dict.\n"
-      "Usage: resnet8_convert --model=IN.h5 --output=OUT.pt");
+      "Converts a Keras .h5 image classifier for PyTorch.\n"
+      "Usage: resnet8_convert --model=IN.h5 --output=OUT [--format=state_dict|torchscript] "
+      "[--input_scale=S] [--input_offset=O]");
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) {
     std::cerr << "resnet8_convert: unexpected argument '" << positional[1] << "'\n";
@@ -66,7 +90,7 @@ int main(int argc, char** argv) {
     std::cerr << "resnet8_convert: both --model and --output are required\n";
     return 1;
   }
-  absl::Status status = resnet8::Convert(model, output);
+  absl::Status status = resnet8::Convert(model, output, absl::GetFlag(FLAGS_format));
   if (!status.ok()) {
     std::cerr << "resnet8_convert: " << status.message() << "\n";
     return 1;

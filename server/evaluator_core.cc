@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/cifar10.h"
 #include "common/status_macros.h"
 #include "common/wire.h"
 
@@ -43,6 +44,11 @@ EvaluatorCore::Evaluation::Evaluation(const EvaluatorCore& core)
     : core_(core), metrics_(core.classifier_.num_classes()) {}
 
 absl::Status EvaluatorCore::Evaluation::AddBatch(const v1::EvaluateRequest& request, v1::EvaluateResponse* response) {
+  if (core_.classifier_.num_classes() != kCifarClasses) {
+    return absl::FailedPreconditionError(absl::StrCat("the served model has ", core_.classifier_.num_classes(),
+                                                      " outputs; EvaluateDataset scores the ", kCifarClasses,
+                                                      " CIFAR-10 classes, so use Classify for this model"));
+  }
   ASSIGN_OR_RETURN(ImageBatchView batch,
                    ValidateEvaluateRequest(request, core_.classifier_.num_classes(), core_.limits_));
   std::vector<float> probabilities;

@@ -51,7 +51,8 @@ v1::ModelInfo ToWireModelInfo(const ServedModel& model, const SelfCheckOutcome& 
   info.set_model_sha256(model.sha256);
   info.set_model_file(model.file);
   info.set_keras_version(model.keras_version);
-  for (int64_t width : model.widths) info.add_widths(static_cast<uint32_t>(width));
+  info.set_architecture(model.architecture);
+  info.set_outputs_are_logits(model.outputs_are_logits);
   info.set_parameter_count(model.parameter_count);
   v1::InputSpec* input = info.mutable_input();
   input->set_height(kImageHeight);
@@ -60,6 +61,8 @@ v1::ModelInfo ToWireModelInfo(const ServedModel& model, const SelfCheckOutcome& 
   input->set_value_range(model.input_value_range);
   input->add_layouts(ToWireLayout(PixelLayout::kChannelPlanar));
   input->add_layouts(ToWireLayout(PixelLayout::kInterleavedHwc));
+  input->mutable_scale()->Add(model.input_scale.begin(), model.input_scale.end());
+  input->mutable_offset()->Add(model.input_offset.begin(), model.input_offset.end());
   for (const std::string& name : model.class_names) info.add_class_names(name);
   info.mutable_limits()->set_max_batch_images(limits.max_batch_images);
   info.mutable_limits()->set_max_message_bytes(MaxRequestBytes(limits));

@@ -1,4 +1,4 @@
-// resnet8_server: converts a Keras .h5 ResNet8 at startup, checks it, and
+// resnet8_server: converts a Keras .h5 image classifier at startup, checks it, and
 // serves the resnet8.v1.Evaluator gRPC API with standard health checking.
 //
 //   resnet8_server --model=pretrainedResnet.h5 [--address=127.0.0.1:50051]
@@ -7,6 +7,7 @@
 // cannot be loaded, fails its self-check, or the address cannot be bound.
 #include <glog/logging.h>
 #include <signal.h>
+#include <torch/version.h>
 
 #include <iostream>
 #include <string>
@@ -45,6 +46,10 @@ ABSL_FLAG(std::string, auth_token_file, "",
           "health checks stay open");
 ABSL_FLAG(std::string, metrics_address, "",
           "HOST:PORT for Prometheus metrics over HTTP (GET /metrics); off when empty; port 0 picks a free one");
+ABSL_FLAG(std::string, input_scale, "1",
+          "the model sees pixel * input_scale + input_offset (pixel 0..255): one value, a fraction such as 1/255, "
+          "or one per channel (R,G,B). For models trained on x/255: --input_scale=1/255");
+ABSL_FLAG(std::string, input_offset, "0", "see --input_scale; one value or one per channel, e.g. -0.5,-0.5,-0.5");
 ABSL_FLAG(bool, optimize, true,
           "serve the fast path: BatchNorm folded into the convolutions, channels-last, cache-sized passes "
           "(same results within float rounding; the self-check verifies it). false serves the module exactly "
@@ -62,10 +67,22 @@ ServedModel DescribeModel(const ConvertedModel& model, bool optimized) {
   served.file = model.path.substr(model.path.rfind('/') + 1);
   served.sha256 = model.sha256;
   served.keras_version = model.keras.keras_version;
-  served.widths = model.module->spec().Widths();
+  served.architecture = model.keras.Summary();
+  served.outputs_are_logits = model.keras.Outputs() == OutputKind::kLogits;
   served.parameter_count = model.keras.ParameterCount();
-  served.class_names = StandardCifar10ClassNames();
-  served.input_value_range = "uint8 0..255 fed to the model as float 0..255: no scaling, no mean subtraction";
+  const int64_t outputs = model.keras.OutputShape().back();
+  if (outputs == kCifarClasses) {
+    served.class_names = StandardCifar10ClassNames();
+  } else {
+    for (int64_t i = 0; i < outputs; ++i) served.class_names.push_back(absl::StrCat("class_", i));
+  }
+  const InputTransform& transform = model.keras.input_transform;
+  served.input_value_range =
+      transform.IsIdentity()
+          ? "uint8 0..255 fed to the model as float 0..255: no scaling, no mean subtraction"
+          : absl::StrCat("uint8 0..255 fed to the model as float ", transform.ToString(), " (per channel R, G, B)");
+  served.input_scale = transform.scale;
+  served.input_offset = transform.offset;
   served.runtime = absl::StrCat("LibTorch ", TORCH_VERSION, " (CPU, ",
                                 optimized ? "optimized: BatchNorm folded, channels-last" : "as converted", ")");
   served.convert_seconds = model.convert_seconds;
@@ -96,9 +113,12 @@ int WaitForStopSignal(const sigset_t& signals) {
 
 absl::Status Serve(const std::string& model_path, const ServerOptions& options, const TorchClassifierOptions& inference,
                    bool optimize, const sigset_t& stop_signals) {
-  ASSIGN_OR_RETURN(ConvertedModel model, ConvertKerasFile(model_path));
-  LOG(INFO) << "converted " << model_path << " in " << model.convert_seconds << " s: widths "
-            << absl::StrJoin(model.module->spec().Widths(), "/") << ", sha256 " << model.sha256;
+  ASSIGN_OR_RETURN(InputTransform transform,
+                   ParseInputTransformFlags(absl::GetFlag(FLAGS_input_scale), absl::GetFlag(FLAGS_input_offset)));
+  ASSIGN_OR_RETURN(ConvertedModel model, ConvertKerasFile(model_path, transform));
+  LOG(INFO) << "converted " << model_path << " in " << model.convert_seconds << " s: " << model.keras.Summary()
+            << "; outputs " << (model.keras.Outputs() == OutputKind::kLogits ? "logits" : "probabilities") << "; input "
+            << transform.ToString() << "; sha256 " << model.sha256;
   ServiceMetrics metrics;
   TorchClassifierOptions timed = inference;
   timed.on_timing = [&metrics](absl::Duration queue, absl::Duration compute) {
@@ -142,7 +162,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   absl::SetProgramUsageMessage(
-      "Serves a Keras ResNet8 converted to LibTorch over gRPC.\n"
+      "Serves a Keras image classifier converted to LibTorch over gRPC.\n"
       "Usage: resnet8_server --model=PATH.h5 [--address=HOST:PORT]");
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   FLAGS_logtostderr = true;

@@ -19,11 +19,13 @@ struct ServedModel {
   std::string file;           // the .h5's base name
   std::string sha256;         // of the .h5 file
   std::string keras_version;  // as the file states it
-  std::vector<int64_t> widths;
+  std::string architecture;   // layer counts by class, e.g. "30 layers: 9 Conv2D, ..."
+  bool outputs_are_logits = false;
   int64_t parameter_count = 0;  // stored weight values
   std::vector<std::string> class_names;
   std::string input_value_range;  // how pixels reach the model, in words
-  std::string runtime;            // e.g. "LibTorch 2.0.1 (CPU, ...)"
+  std::vector<float> input_scale{1.0f}, input_offset{0.0f};
+  std::string runtime;  // e.g. "LibTorch 2.0.1 (CPU, ...)"
   double convert_seconds = 0;
 };
 

@@ -73,9 +73,10 @@ ServiceMetrics::ServiceMetrics() : queue_seconds_(kSecondsBuckets), compute_seco
 
 void ServiceMetrics::SetModel(const ServedModel& model) {
   absl::MutexLock lock(&mutex_);
-  model_labels_ = absl::StrCat("sha256=\"", Escape(model.sha256), "\",file=\"", Escape(model.file),
-                               "\",keras_version=\"", Escape(model.keras_version), "\",runtime=\"",
-                               Escape(model.runtime), "\",widths=\"", absl::StrJoin(model.widths, "/"), "\"");
+  model_labels_ =
+      absl::StrCat("sha256=\"", Escape(model.sha256), "\",file=\"", Escape(model.file), "\",keras_version=\"",
+                   Escape(model.keras_version), "\",runtime=\"", Escape(model.runtime), "\",outputs=\"",
+                   model.outputs_are_logits ? "logits" : "probabilities", "\"");
 }
 
 void ServiceMetrics::SetServing(bool serving) {

@@ -10,7 +10,7 @@
 //   resnet8_inference_compute_seconds            histogram: on the compute thread
 //   resnet8_evaluate_streams_in_flight           gauge
 //   resnet8_serving                              gauge, 1 when health is SERVING
-//   resnet8_model_info{sha256,file,keras_version,runtime,widths} 1
+//   resnet8_model_info{sha256,file,keras_version,runtime,outputs} 1
 //
 //   ServiceMetrics metrics;
 //   metrics.RecordCall("Classify", grpc::StatusCode::OK, absl::Milliseconds(2));

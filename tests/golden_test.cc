@@ -1,5 +1,6 @@
-// Faithfulness against the original Keras model's own outputs: the 200 golden
-// rows in ../shared/golden, and the full CIFAR-10 test set's 8719/10000.
+// Faithfulness against the original Keras models' own outputs: the ResNet8's
+// 200 golden rows in ../shared/golden and its full test set's 8719/10000; and
+// the Keras 3 CNN's logits for the first 500 images at --input_scale=1/255.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "common/cifar10.h"
 #include "common/classification_metrics.h"
+#include "server/keras/reference_executor.h"
 #include "server/torch/model_loader.h"
 #include "server/torch/torch_classifier.h"
 #include "tests/test_support.h"
@@ -22,8 +24,8 @@ struct GoldenRow {
   std::vector<double> probabilities;
 };
 
-std::vector<GoldenRow> ReadGolden() {
-  std::ifstream in(testing::SharedGoldenPath());
+std::vector<GoldenRow> ReadGolden(const std::string& path = testing::SharedGoldenPath()) {
+  std::ifstream in(path);
   std::string line;
   std::getline(in, line);  // header
   std::vector<GoldenRow> rows;
@@ -48,7 +50,7 @@ std::vector<GoldenRow> ReadGolden() {
 class GoldenTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(model_, ConvertKerasFile(testing::SharedModelPath()));
+    ASSERT_OK_AND_ASSIGN(model_, ConvertKerasFile(testing::SharedModelPath(), {}));
     ASSERT_OK_AND_ASSIGN(classifier_, MakeServedClassifier(model_, /*optimized=*/GetParam()));
     ASSERT_OK_AND_ASSIGN(data_, ReadCifar10(testing::SharedDataDir()));
   }
@@ -109,6 +111,54 @@ TEST_P(GoldenTest, FullTestSetGives8719Of10000) {
             << metrics.images() << "\n";
   EXPECT_EQ(metrics.images(), 10000);
   EXPECT_EQ(metrics.correct(), 8719);
+}
+
+// A model someone else trained and saved with Keras 3.4.1: Sequential, Keras 3
+// config and weight names, MaxPooling2D, a Flatten of 4x4x64, logits out.
+TEST(Keras3Golden, TorchScriptModuleAndServedClassifierReproduceKeras) {
+  const std::vector<GoldenRow> golden = ReadGolden(testing::SharedDir() + "/golden/keras3_cnn_scaled_first500.csv");
+  ASSERT_EQ(golden.size(), 500u);
+  InputTransform scaled;
+  scaled.scale = {1.0f / 255};
+  ASSERT_OK_AND_ASSIGN(ConvertedModel model,
+                       ConvertKerasFile(testing::SharedDir() + "/models/keras3_cifar10_cnn.h5", scaled));
+  ASSERT_OK_AND_ASSIGN(CifarDataset data, ReadCifar10(testing::SharedDataDir()));
+  std::vector<int64_t> indices;
+  for (const GoldenRow& row : golden) indices.push_back(row.index);
+  ASSERT_OK_AND_ASSIGN(LabeledImages images, SelectRecords(data.images, indices));
+
+  // The module as written by --format=torchscript: raw pixels in, logits out.
+  torch::Tensor pixels =
+      torch::from_blob(const_cast<uint8_t*>(images.pixels.data()), {500, 3, 32, 32}, torch::kUInt8).to(torch::kFloat32);
+  torch::Tensor logits = model.module.forward({pixels}).toTensor().to(torch::kFloat64).contiguous();
+  double max_error = 0;
+  int correct = 0;
+  std::vector<double> golden_logits;
+  for (size_t i = 0; i < golden.size(); ++i) {
+    int argmax = 0;
+    for (int c = 0; c < 10; ++c) {
+      const double expected = golden[i].probabilities[c];  // logits, for this model
+      golden_logits.push_back(expected);
+      max_error =
+          std::max(max_error, std::abs(logits[i][c].item<double>() - expected) / std::max(1.0, std::abs(expected)));
+      if (logits[i][c].item<double>() > logits[i][argmax].item<double>()) argmax = c;
+    }
+    correct += argmax == golden[i].label;
+  }
+  std::cout << "keras3 cnn: max |logit - keras| / max(1, |keras|) = " << max_error << "; top-1 " << correct << "/500\n";
+  EXPECT_LE(max_error, 1e-5);
+  EXPECT_EQ(correct, 334);  // 66.8%, as Keras gives it
+
+  // The served classifier gives the softmax of those logits.
+  const std::vector<double> expected = SoftmaxRows(golden_logits, 10);
+  ASSERT_OK_AND_ASSIGN(auto classifier, MakeServedClassifier(model, /*optimized=*/true));
+  std::vector<float> probabilities(500 * 10);
+  ASSERT_OK(classifier->Classify({images.pixels, 500, PixelLayout::kChannelPlanar}, absl::MakeSpan(probabilities)));
+  double max_difference = 0;
+  for (size_t i = 0; i < probabilities.size(); ++i) {
+    max_difference = std::max(max_difference, std::abs(probabilities[i] - expected[i]));
+  }
+  EXPECT_LE(max_difference, 1e-5);
 }
 
 INSTANTIATE_TEST_SUITE_P(Paths, GoldenTest, ::testing::Values(false, true),

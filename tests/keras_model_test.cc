@@ -41,7 +41,8 @@ TEST(KerasModel, BuildsTheSharedModelWithShapes) {
   EXPECT_EQ(strided.padding, Padding::kSame);
   EXPECT_EQ(model.layers[model.Find("batch_normalization")].epsilon, 0.001);
   EXPECT_EQ(model.layers[model.Find("average_pooling2d")].output_shape, (Shape{1, 1, 64}));
-  EXPECT_EQ(model.layers[model.Find("dense")].activation, ActivationKind::kSoftmax);
+  EXPECT_EQ(model.layers[model.Find("dense")].activation.kind, ActivationKind::kSoftmax);
+  EXPECT_EQ(model.Outputs(), OutputKind::kProbabilities);
   EXPECT_EQ(model.Consumers("activation_2").size(), 2u);  // block 2's main path and shortcut
 }
 
@@ -53,11 +54,10 @@ TEST(KerasModel, RejectsMalformedJson) {
 }
 
 TEST(KerasModel, RejectsUnsupportedLayerClass) {
-  KerasH5File file = EditConfig(MakeResNetFixture({.widths = {4}}), [](json& layers) {
-    LayerNamed(layers, "flatten")["class_name"] = "GlobalMaxPooling2D";
-  });
+  KerasH5File file = EditConfig(MakeResNetFixture({.widths = {4}}),
+                                [](json& layers) { LayerNamed(layers, "flatten")["class_name"] = "Lambda"; });
   EXPECT_STATUS(BuildKerasModel(file, "m.h5"), absl::StatusCode::kInvalidArgument,
-                "layer 'flatten' (GlobalMaxPooling2D): unsupported layer class");
+                "layer 'flatten' (Lambda): unsupported layer class 'Lambda' (supported: InputLayer, Conv2D");
 }
 
 TEST(KerasModel, RejectsUnsupportedPadding) {
@@ -79,8 +79,10 @@ TEST(KerasModel, RejectsMissingWeights) {
   for (KerasLayerWeights& layer : file.layers) {
     if (layer.name == "batch_normalization_1") layer.weights.pop_back();  // moving_variance
   }
-  EXPECT_STATUS(BuildKerasModel(file, "m.h5"), absl::StatusCode::kInvalidArgument,
-                "layer 'batch_normalization_1' (BatchNormalization): missing weight 'moving_variance'");
+  EXPECT_STATUS(
+      BuildKerasModel(file, "m.h5"), absl::StatusCode::kInvalidArgument,
+      "layer 'batch_normalization_1' (BatchNormalization): stores 3 weights, expected 4 (gamma [4], beta [4], "
+      "moving_mean [4], moving_variance [4])");
 }
 
 TEST(KerasModel, RejectsLayerWithoutStoredWeights) {
@@ -89,7 +91,7 @@ TEST(KerasModel, RejectsLayerWithoutStoredWeights) {
                                    [](const KerasLayerWeights& layer) { return layer.name == "dense"; }),
                     file.layers.end());
   EXPECT_STATUS(BuildKerasModel(file, "m.h5"), absl::StatusCode::kInvalidArgument,
-                "layer 'dense' (Dense) has no stored weights");
+                "layer 'dense' (Dense): stores 0 weights, expected 2 (kernel [4,10], bias [10])");
 }
 
 TEST(KerasModel, RejectsExtraWeights) {
@@ -98,7 +100,7 @@ TEST(KerasModel, RejectsExtraWeights) {
     if (layer.name == "add") layer.weights.push_back({"add/kernel:0", {4}, {1, 2, 3, 4}});
   }
   EXPECT_STATUS(BuildKerasModel(file, "m.h5"), absl::StatusCode::kInvalidArgument,
-                "layer 'add' (Add): unexpected weight 'add/kernel:0'");
+                "layer 'add' (Add): stores 1 weights, expected 0 (none)");
 }
 
 TEST(KerasModel, RejectsWeightsOfUnknownLayer) {
@@ -113,16 +115,98 @@ TEST(KerasModel, RejectsWrongWeightShape) {
   KerasWeight* kernel = testing::FindWeight(file, "conv2d_1/kernel:0");
   kernel->shape = {3, 3, 2, 8};  // same number of values, wrong layout
   EXPECT_STATUS(BuildKerasModel(file, "m.h5"), absl::StatusCode::kInvalidArgument,
-                "layer 'conv2d_1' (Conv2D): weight 'conv2d_1/kernel:0' has shape [3,3,2,8], expected [3,3,4,4]");
+                "layer 'conv2d_1' (Conv2D): weight 'conv2d_1/kernel:0' has shape [3,3,2,8], expected kernel [3,3,4,4]");
 }
 
-TEST(KerasModel, RejectsSequentialConfig) {
+TEST(KerasModel, RejectsUnknownModelClass) {
   KerasH5File file = MakeResNetFixture({.widths = {4}});
   json config = json::parse(file.model_config_json);
-  config["class_name"] = "Sequential";
+  config["class_name"] = "MyModel";
   file.model_config_json = config.dump();
   EXPECT_STATUS(BuildKerasModel(file, "m.h5"), absl::StatusCode::kInvalidArgument,
-                "model_config class 'Sequential' is not supported");
+                "model_config class 'MyModel' is not supported (supported: Functional, Model, Sequential)");
+}
+
+TEST(KerasModel, RejectsSharedLayers) {
+  KerasH5File file = EditConfig(MakeResNetFixture({.widths = {4}}), [](json& layers) {
+    json& nodes = LayerNamed(layers, "conv2d")["inbound_nodes"];
+    nodes.push_back(nodes[0]);
+  });
+  EXPECT_STATUS(BuildKerasModel(file, "m.h5"), absl::StatusCode::kInvalidArgument,
+                "layer 'conv2d' (Conv2D): the layer is called more than once (shared layers are not supported)");
+}
+
+// Keras 3 writes the same graph with {"args": [__keras_tensor__ ...]} inbound
+// nodes, batch_shape, dtype-policy dicts and a flat output_layers entry.
+TEST(KerasModel, ReadsKeras3FunctionalConfig) {
+  KerasH5File file = MakeResNetFixture({.widths = {4}});
+  json config = json::parse(file.model_config_json);
+  for (json& layer : config["config"]["layers"]) {
+    json& layer_config = layer["config"];
+    layer_config["dtype"] = {{"module", "keras"}, {"class_name", "DTypePolicy"}, {"config", {{"name", "float32"}}}};
+    if (layer_config.contains("batch_input_shape")) {
+      layer_config["batch_shape"] = layer_config["batch_input_shape"];
+      layer_config.erase("batch_input_shape");
+    }
+    json args = json::array();
+    for (const json& edge : layer["inbound_nodes"].empty() ? json::array() : layer["inbound_nodes"][0]) {
+      json tensor = json::object();
+      tensor["class_name"] = "__keras_tensor__";
+      tensor["config"]["keras_history"] = json::array({edge[0], 0, 0});
+      args.push_back(tensor);
+    }
+    if (layer["inbound_nodes"].empty()) continue;
+    json node = json::object();
+    node["args"] = args.size() > 1 ? json::array({args}) : args;  // a merge takes one list of tensors
+    node["kwargs"] = json::object();
+    layer["inbound_nodes"] = json::array({node});
+  }
+  config["config"]["output_layers"] = config["config"]["output_layers"][0];
+  KerasH5File keras3 = file;
+  keras3.model_config_json = config.dump();
+  ASSERT_OK_AND_ASSIGN(KerasModel keras2_model, BuildKerasModel(file, "k2.h5"));
+  ASSERT_OK_AND_ASSIGN(KerasModel keras3_model, BuildKerasModel(keras3, "k3.h5"));
+  ASSERT_EQ(keras3_model.layers.size(), keras2_model.layers.size());
+  for (size_t i = 0; i < keras2_model.layers.size(); ++i) {
+    EXPECT_EQ(keras3_model.layers[i].inputs, keras2_model.layers[i].inputs) << keras2_model.layers[i].name;
+    EXPECT_EQ(keras3_model.layers[i].output_shape, keras2_model.layers[i].output_shape);
+  }
+}
+
+TEST(KerasModel, ReadsTheSharedKeras3SequentialModel) {
+  ASSERT_OK_AND_ASSIGN(KerasModel model, LoadKerasModel(testing::SharedDir() + "/models/keras3_cifar10_cnn.h5"));
+  EXPECT_EQ(model.keras_version, "3.4.1");
+  EXPECT_EQ(model.Summary(), "9 layers: 1 InputLayer, 3 Conv2D, 2 MaxPooling2D, 1 Flatten, 2 Dense");
+  EXPECT_EQ(model.Layer("flatten").output_shape, (Shape{1024}));
+  EXPECT_EQ(model.Outputs(), OutputKind::kLogits);
+  EXPECT_EQ(model.ParameterCount(), 122570);
+}
+
+// Older Sequential models have no InputLayer: the first layer declares the shape.
+TEST(KerasModel, SequentialWithoutInputLayerTakesTheFirstLayersShape) {
+  KerasH5File file;
+  file.keras_version = "2.2.4";
+  file.model_config_json = R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
+      {"class_name": "Flatten", "config": {"name": "flatten", "batch_input_shape": [null, 2, 2, 3]}},
+      {"class_name": "Dense", "config": {"name": "dense", "units": 2, "activation": "softmax",
+                                         "batch_input_shape": [null, 2, 2, 3]}}]}})";
+  file.layers = {
+      {"flatten", {}},
+      {"dense", {{"dense/kernel:0", {12, 2}, std::vector<float>(24, 0.5f)}, {"dense/bias:0", {2}, {0.0f, 1.0f}}}}};
+  ASSERT_OK_AND_ASSIGN(KerasModel model, BuildKerasModel(file, "old.h5"));
+  EXPECT_EQ(model.layers.size(), 3u);
+  EXPECT_EQ(model.input_layer, "input");
+  EXPECT_EQ(model.InputShape(), (Shape{2, 2, 3}));
+  EXPECT_EQ(model.Layer("dense").inputs, std::vector<std::string>{"flatten"});
+}
+
+TEST(InputTransform, ParsesOneValueFractionsAndPerChannelLists) {
+  ASSERT_OK_AND_ASSIGN(std::vector<float> scale, ParseInputTransformValue("1/255"));
+  EXPECT_EQ(scale, std::vector<float>{static_cast<float>(1.0 / 255)});
+  ASSERT_OK_AND_ASSIGN(std::vector<float> offset, ParseInputTransformValue("-0.5, -0.25,0"));
+  EXPECT_EQ(offset, (std::vector<float>{-0.5f, -0.25f, 0.0f}));
+  EXPECT_STATUS(ParseInputTransformValue("1/0"), absl::StatusCode::kInvalidArgument, "'1/0' is not a number");
+  EXPECT_STATUS(ParseInputTransformValue("x"), absl::StatusCode::kInvalidArgument, "'x' is not a number");
 }
 
 }  // namespace

@@ -17,7 +17,7 @@ namespace {
 class ServiceE2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto model = ConvertKerasFile(testing::SharedModelPath());
+    auto model = ConvertKerasFile(testing::SharedModelPath(), {});
     ASSERT_TRUE(model.ok()) << model.status();
     model_ = new ConvertedModel(std::move(*model));
     auto classifier = MakeServedClassifier(*model_, /*optimized=*/true);

@@ -31,7 +31,6 @@ TEST(ServiceMetrics, ScrapedAfterCallsCountsThemByMethodAndCode) {
   ServedModel model = FakeServedModel();
   model.sha256 = "abc123";
   model.file = "model.h5";
-  model.widths = {16};
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<EvaluatorServer> server, EvaluatorServer::Start(options, classifier, model));
   ASSERT_NE(server->metrics_address(), "");
   EXPECT_NE(Scrape(server->metrics_address()).find("resnet8_serving 0\n"), std::string::npos);
@@ -68,7 +67,8 @@ TEST(ServiceMetrics, ScrapedAfterCallsCountsThemByMethodAndCode) {
            "resnet8_request_seconds_count{method=\"Classify\"} 3\n",
            "resnet8_evaluate_streams_in_flight 0\n",
            "resnet8_serving 1\n",
-           "resnet8_model_info{sha256=\"abc123\",file=\"model.h5\",keras_version=\"\",runtime=\"\",widths=\"16\"} 1\n",
+           "resnet8_model_info{sha256=\"abc123\",file=\"model.h5\",keras_version=\"\",runtime=\"\",outputs="
+           "\"probabilities\"} 1\n",
            "# TYPE resnet8_request_seconds histogram\n",
        }) {
     EXPECT_NE(text.find(line), std::string::npos) << "missing: " << line << "in:\n" << text;

@@ -3,18 +3,23 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
-#include "server/torch/keras_to_torch.h"
+#include "server/keras/fold_batch_norm.h"
+#include "server/torch/torchscript_builder.h"
 
 namespace resnet8 {
 
-absl::StatusOr<ConvertedModel> ConvertKerasFile(const std::string& path) {
+absl::StatusOr<ConvertedModel> ConvertKerasFile(const std::string& path, const InputTransform& transform) {
   const auto start = std::chrono::steady_clock::now();
   ConvertedModel result;
   result.path = path;
   ASSIGN_OR_RETURN(result.keras, LoadKerasModel(path));
-  ASSIGN_OR_RETURN(result.module, ConvertToTorch(result.keras, path));
+  if (absl::Status status = SetInputTransform(result.keras, transform.scale, transform.offset); !status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", status.message()));
+  }
+  ASSIGN_OR_RETURN(result.module, BuildTorchModule(result.keras, {}, path));
   ASSIGN_OR_RETURN(result.sha256, Sha256OfFile(path));
   result.convert_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
@@ -22,16 +27,21 @@ absl::StatusOr<ConvertedModel> ConvertKerasFile(const std::string& path) {
 
 absl::StatusOr<std::unique_ptr<TorchClassifier>> MakeServedClassifier(const ConvertedModel& model, bool optimized,
                                                                       const TorchClassifierOptions& options) {
+  const Shape& output = model.keras.OutputShape();
+  if (output.size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(model.path, ": the model's output has shape [",
+                                                   absl::StrJoin(output, ", "),
+                                                   "], not a vector of class scores, so it cannot be served"));
+  }
+  const TorchModuleOptions probabilities{.softmax_logits = true};
   if (!optimized) {
     TorchClassifierOptions plain = TorchClassifierOptions::Straightforward();
     plain.on_timing = options.on_timing;  // observing, not a speed choice
-    return TorchClassifier::Create(model.module, plain);
+    ASSIGN_OR_RETURN(torch::jit::Module module, BuildTorchModule(model.keras, probabilities, model.path));
+    return TorchClassifier::Create(module, model.keras.InputShape(), output[0], plain);
   }
-  try {
-    return TorchClassifier::Create(FoldBatchNorm(model.module), options);
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat(model.path, ": folding BatchNorm failed: ", e.what_without_backtrace()));
-  }
+  ASSIGN_OR_RETURN(torch::jit::Module module, BuildTorchModule(FoldBatchNorm(model.keras), probabilities, model.path));
+  return TorchClassifier::Create(module, model.keras.InputShape(), output[0], options);
 }
 
 }  // namespace resnet8

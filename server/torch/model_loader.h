@@ -1,16 +1,18 @@
 // The whole road from a Keras .h5 file to a served model, as both the server
-// and the converter CLI take it: read, validate, convert to LibTorch.
+// and the converter CLI take it: read, validate, build the TorchScript module.
 //
-//   ASSIGN_OR_RETURN(ConvertedModel model, ConvertKerasFile("pretrainedResnet.h5"));
-//   model.module->forward(images);
+//   ASSIGN_OR_RETURN(ConvertedModel model, ConvertKerasFile("pretrainedResnet.h5", {}));
+//   model.module.forward({images});  // the Keras model's outputs
 #ifndef RESNET8_SERVER_TORCH_MODEL_LOADER_H_
 #define RESNET8_SERVER_TORCH_MODEL_LOADER_H_
 
+#include <torch/script.h>
+
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "server/keras/model.h"
-#include "server/torch/resnet8_module.h"
 #include "server/torch/torch_classifier.h"
 
 namespace resnet8 {
@@ -18,20 +20,22 @@ namespace resnet8 {
 struct ConvertedModel {
   std::string path;
   std::string sha256;          // of the .h5 file
-  KerasModel keras;            // the validated graph and weights, for the self-check
-  ResNet8 module{nullptr};     // in eval mode
+  KerasModel keras;            // the validated graph, weights and input transform, for the self-check
+  torch::jit::Module module;   // the model exactly as converted: its outputs, unfolded
   double convert_seconds = 0;  // wall time of reading and converting
 };
 
-// Errors: those of ReadKerasH5File, BuildKerasModel and ConvertToTorch; every
-// message starts with `path`.
-absl::StatusOr<ConvertedModel> ConvertKerasFile(const std::string& path);
+// Errors: those of ReadKerasH5File, BuildKerasModel, SetInputTransform and
+// BuildTorchModule; every message starts with `path`.
+absl::StatusOr<ConvertedModel> ConvertKerasFile(const std::string& path, const InputTransform& transform);
 
-// The classifier the server runs. `optimized`: BatchNorm folded into the
-// convolutions and TorchClassifierOptions' defaults (the fast path measured in
-// BENCHMARKS.md). Not optimized: the module exactly as converted, run the
-// straightforward way, to keep the plain path checkable. `options` apply to
-// the optimized path only, except on_timing, which both paths report to.
+// The classifier the server runs; it gives probabilities (a softmax is added
+// to logits models). `optimized`: BatchNorm folded (fold_batch_norm.h) and
+// TorchClassifierOptions' defaults (the fast path measured in BENCHMARKS.md).
+// Not optimized: the module as converted, run the straightforward way, to keep
+// the plain path checkable. `options` apply to the optimized path only, except
+// on_timing, which both paths report to. INVALID_ARGUMENT when the model is not
+// servable: input other than 32x32x3, output not a vector.
 absl::StatusOr<std::unique_ptr<TorchClassifier>> MakeServedClassifier(const ConvertedModel& model, bool optimized,
                                                                       const TorchClassifierOptions& options = {});
 

@@ -1,23 +1,30 @@
 #include "server/torch/torch_classifier.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace resnet8 {
 
-absl::StatusOr<std::unique_ptr<TorchClassifier>> TorchClassifier::Create(ResNet8 module,
+absl::StatusOr<std::unique_ptr<TorchClassifier>> TorchClassifier::Create(torch::jit::Module module,
+                                                                         const Shape& input_shape, int64_t classes,
                                                                          const TorchClassifierOptions& options) {
-  const std::array<int64_t, 3>& input = module->spec().input_shape;
-  if (input != std::array<int64_t, 3>{kImageHeight, kImageWidth, kImageChannels}) {
-    return absl::InvalidArgumentError(absl::StrCat("the model takes ", input[0], "x", input[1], "x", input[2],
-                                                   " images; this service serves 32x32x3 (CIFAR-10) models only"));
+  if (input_shape != Shape{kImageHeight, kImageWidth, kImageChannels}) {
+    return absl::InvalidArgumentError(absl::StrCat("the model takes inputs of shape [",
+                                                   absl::StrJoin(input_shape, ", "),
+                                                   "]; this service serves models of 32x32x3 images (CIFAR-10)"));
+  }
+  if (classes <= 0 || classes > (int64_t{1} << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat("the model has ", classes, " outputs"));
   }
   if (options.max_forward_batch < 0) return absl::InvalidArgumentError("max_forward_batch is negative");
   if (options.threads > 1024) return absl::InvalidArgumentError("threads is above 1024");
-  return std::unique_ptr<TorchClassifier>(new TorchClassifier(std::move(module), options));
+  return std::unique_ptr<TorchClassifier>(new TorchClassifier(std::move(module), classes, options));
 }
 
 // One Classify() call waiting for the compute thread.
@@ -29,10 +36,10 @@ struct TorchClassifier::Job {
   absl::Time queued, started, finished;  // for on_timing
 };
 
-TorchClassifier::TorchClassifier(ResNet8 module, const TorchClassifierOptions& options)
+TorchClassifier::TorchClassifier(torch::jit::Module module, int64_t classes, const TorchClassifierOptions& options)
     : module_(std::move(module)),
       options_(options),
-      num_classes_(static_cast<int>(module_->spec().dense.out_features)),
+      num_classes_(static_cast<int>(classes)),
       compute_thread_([this] { ComputeLoop(); }) {}
 
 TorchClassifier::~TorchClassifier() {
@@ -119,7 +126,11 @@ void TorchClassifier::Forward(torch::Tensor bytes, float* probabilities) {
   // One conversion to float writes the memory format the network runs in.
   const auto format = options_.channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
   torch::Tensor images = bytes.to(torch::kFloat32, /*non_blocking=*/false, /*copy=*/true, format);
-  torch::Tensor output = module_->forward(images).contiguous();
+  torch::Tensor output = module_.forward({images}).toTensor().contiguous();
+  if (output.dim() != 2 || output.size(0) < count || output.size(1) != num_classes_) {
+    throw std::runtime_error(absl::StrCat("the module returned shape [", absl::StrJoin(output.sizes(), ", "),
+                                          "], expected [", count, ", ", num_classes_, "]"));
+  }
   std::memcpy(probabilities, output.data_ptr<float>(), count * num_classes_ * sizeof(float));
 }
 

@@ -1,4 +1,5 @@
-// The real ImageClassifier: a converted ResNet8 LibTorch module.
+// The real ImageClassifier: a converted model as a TorchScript module (see
+// torchscript_builder.h) that outputs class probabilities.
 //
 // All inference runs on one compute thread owned by the classifier; Classify()
 // hands it the batch and waits. Debian's LibTorch parallelizes with OpenMP,
@@ -14,10 +15,12 @@
 // slower), and never a single image, which PyTorch routes past oneDNN to a
 // reference-BLAS path about 10x slower.
 //
-//   ASSIGN_OR_RETURN(auto classifier, TorchClassifier::Create(module, {}));
+//   ASSIGN_OR_RETURN(auto classifier, TorchClassifier::Create(module, {32, 32, 3}, 10, {}));
 //   RETURN_IF_ERROR(classifier->Classify(batch, absl::MakeSpan(probabilities)));
 #ifndef RESNET8_SERVER_TORCH_TORCH_CLASSIFIER_H_
 #define RESNET8_SERVER_TORCH_TORCH_CLASSIFIER_H_
+
+#include <torch/script.h>
 
 #include <atomic>
 #include <deque>
@@ -29,7 +32,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/image_classifier.h"
-#include "server/torch/resnet8_module.h"
+#include "server/keras/model.h"
 
 namespace resnet8 {
 
@@ -61,10 +64,14 @@ struct TorchClassifierOptions {
 
 class TorchClassifier final : public ImageClassifier {
  public:
-  // Takes a module in eval mode and starts the compute thread. Returns
-  // INVALID_ARGUMENT if its input is not 32x32x3 (the wire format carries
-  // CIFAR-sized images only), or if an option is out of range.
-  static absl::StatusOr<std::unique_ptr<TorchClassifier>> Create(ResNet8 module, const TorchClassifierOptions& options);
+  // Takes a module in eval mode whose forward() maps [N, 3, 32, 32] pixels to
+  // [N, classes] probabilities, and starts the compute thread. Returns
+  // INVALID_ARGUMENT if `input_shape` (height, width, channels) is not
+  // 32x32x3 (the wire format carries CIFAR-sized images only), if `classes` is
+  // not positive, or if an option is out of range.
+  static absl::StatusOr<std::unique_ptr<TorchClassifier>> Create(torch::jit::Module module, const Shape& input_shape,
+                                                                 int64_t classes,
+                                                                 const TorchClassifierOptions& options);
   // Finishes the queued work, then stops the compute thread.
   ~TorchClassifier() override;
 
@@ -77,7 +84,7 @@ class TorchClassifier final : public ImageClassifier {
  private:
   struct Job;
 
-  TorchClassifier(ResNet8 module, const TorchClassifierOptions& options);
+  TorchClassifier(torch::jit::Module module, int64_t classes, const TorchClassifierOptions& options);
   void ComputeLoop();
   // The next job, with any queued small jobs that fit in its forward pass.
   // Empty when stopping with nothing queued.
@@ -94,7 +101,7 @@ class TorchClassifier final : public ImageClassifier {
   template <typename Work>
   static absl::Status Guarded(Work work);
 
-  ResNet8 module_;
+  torch::jit::Module module_;
   TorchClassifierOptions options_;
   int num_classes_;
   std::atomic<int64_t> forward_passes_{0};

@@ -14,12 +14,14 @@
 // (f) the server's peak RSS (VmHWM) after a full evaluation
 // (g) 8 concurrent clients sending single-image Classify calls
 // --sweep adds throughput over batch size x threads x folding x memory format.
+#include <ATen/Parallel.h>
 #include <arpa/inet.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <torch/version.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,9 +39,11 @@
 #include "common/cifar10.h"
 #include "common/classification_metrics.h"
 #include "nlohmann/json.hpp"
+#include "server/keras/fold_batch_norm.h"
 #include "server/torch/malloc_tuning.h"
 #include "server/torch/model_loader.h"
 #include "server/torch/torch_classifier.h"
+#include "server/torch/torchscript_builder.h"
 #include "tests/program_runner.h"
 
 ABSL_FLAG(std::string, model, "../shared/models/pretrainedResnet.h5", "Keras .h5 model");
@@ -90,8 +94,8 @@ double Median(const std::function<double()>& measure) {
   return runs[runs.size() / 2];
 }
 
-// (a): module->forward() on this thread, as a user would call it.
-double PlainForwardThroughput(ResNet8 module, const LabeledImages& images, int64_t batch, int64_t* correct) {
+// (a): module.forward() on this thread, as a user would call it.
+double PlainForwardThroughput(torch::jit::Module module, const LabeledImages& images, int64_t batch, int64_t* correct) {
   torch::NoGradGuard no_grad;
   ClassificationMetrics metrics(10);
   const auto start = Clock::now();
@@ -99,7 +103,7 @@ double PlainForwardThroughput(ResNet8 module, const LabeledImages& images, int64
     const int64_t n = std::min(batch, images.size() - begin);
     auto* data = const_cast<uint8_t*>(images.pixels.data()) + begin * kImageBytes;
     torch::Tensor x = torch::from_blob(data, {n, 3, 32, 32}, torch::kUInt8).to(torch::kFloat32);
-    torch::Tensor p = module->forward(x).contiguous();
+    torch::Tensor p = module.forward({x}).toTensor().contiguous();
     for (int64_t i = 0; i < n; ++i) {
       metrics.Add(images.labels[begin + i], Argmax(absl::MakeConstSpan(p.data_ptr<float>() + i * 10, 10)))
           .IgnoreError();
@@ -237,13 +241,20 @@ int Run(const std::string& self) {
   json["libtorch"] = TORCH_VERSION;
   std::cout << "machine: " << machine << "\n";
 
-  auto model = ConvertKerasFile(absl::GetFlag(FLAGS_model));
+  auto model = ConvertKerasFile(absl::GetFlag(FLAGS_model), {});
   auto data = ReadCifar10(absl::GetFlag(FLAGS_data));
   if (!model.ok() || !data.ok()) {
     std::cerr << (model.ok() ? data.status() : model.status()) << "\n";
     return 1;
   }
   const LabeledImages& all = data->images;
+  // The module as converted and with BatchNorm folded, both ending in probabilities.
+  const TorchModuleOptions probabilities{.softmax_logits = true};
+  const torch::jit::Module as_converted = *BuildTorchModule(model->keras, probabilities, model->path);
+  const torch::jit::Module folded_module = *BuildTorchModule(FoldBatchNorm(model->keras), probabilities, model->path);
+  auto classifier_of = [&](const torch::jit::Module& module, const TorchClassifierOptions& options) {
+    return TorchClassifier::Create(module, model->keras.InputShape(), 10, options);
+  };
   const int default_threads = at::get_num_threads();
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
   std::cout << "LibTorch " << TORCH_VERSION << " starts with " << default_threads << " intra-op thread(s) on " << cores
@@ -272,7 +283,7 @@ int Run(const std::string& self) {
           options.max_forward_batch = b;
           options.pad_single_image = false;
           options.threads = threads;
-          auto classifier = TorchClassifier::Create(FoldBatchNorm(model->module), options);
+          auto classifier = classifier_of(folded_module, options);
           const double rate =
               Median([&] { return Throughput(**classifier, b == 1 ? few : sweep_images, 500, nullptr); });
           absl::StrAppend(&line, absl::StrFormat(" %6.0f", rate));
@@ -293,7 +304,7 @@ int Run(const std::string& self) {
   std::cout << "\nablation: the optimized path with one lever taken away (images/s, median of "
             << absl::GetFlag(FLAGS_repeats) << ")\n";
   auto ablate = [&](const char* name, bool fold, TorchClassifierOptions options) {
-    auto classifier = TorchClassifier::Create(fold ? FoldBatchNorm(model->module) : model->module, options);
+    auto classifier = classifier_of(fold ? folded_module : as_converted, options);
     const double rate = Median([&] { return Throughput(**classifier, all, batch, nullptr); });
     std::cout << absl::StrFormat("  %-44s %6.0f  (%.2fx of optimized)\n", name, rate, rate / b);
     json["ablation"][name] = rate;
@@ -314,9 +325,9 @@ int Run(const std::string& self) {
   o.pad_single_image = false;
   const LabeledImages few = FirstRecords(all, 300);
   {
-    auto unpadded = TorchClassifier::Create(FoldBatchNorm(model->module), o);
+    auto unpadded = classifier_of(folded_module, o);
     o.pad_single_image = true;
-    auto padded = TorchClassifier::Create(FoldBatchNorm(model->module), o);
+    auto padded = classifier_of(folded_module, o);
     const double slow = Median([&] { return Throughput(**unpadded, few, 1, nullptr); });
     const double fast = Median([&] { return Throughput(**padded, few, 1, nullptr); });
     std::cout << absl::StrFormat("  single images: padded to 2 %.0f images/s, unpadded %.0f (%.1fx)\n", fast, slow,

@@ -1,0 +1,55 @@
+#include "server/torch/module_check.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "server/keras/reference_executor.h"
+
+namespace resnet8 {
+
+absl::StatusOr<ModuleCheck> CheckModuleAgainstReference(const KerasModel& model, torch::jit::Module module,
+                                                        int64_t images) {
+  const Shape& shape = model.InputShape();
+  std::vector<int64_t> sizes = {images};
+  sizes.insert(sizes.end(), shape.begin(), shape.end());
+  std::vector<float> pixels(c10::multiply_integers(sizes));  // channels-last, as Keras takes them
+  std::mt19937 random(20261130);
+  for (float& p : pixels) p = static_cast<float>(random() % 256);
+  ASSIGN_OR_RETURN(ReferenceOutput reference, RunKerasReference(model, pixels, images));
+
+  torch::Tensor output;
+  try {
+    torch::InferenceMode inference;
+    torch::Tensor input = torch::from_blob(pixels.data(), sizes, torch::kFloat32);
+    if (shape.size() == 3) input = input.permute({0, 3, 1, 2});  // the module takes NCHW images
+    output = module.forward({input.contiguous()}).toTensor().to(torch::kFloat64).contiguous();
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("the converted module failed on synthetic input: ", e.what()));
+  }
+  if (output.numel() != static_cast<int64_t>(reference.outputs.size())) {
+    return absl::InternalError(absl::StrCat("the converted module gave ", output.numel(), " values, the reference ",
+                                            reference.outputs.size()));
+  }
+  ModuleCheck check;
+  double largest = 0;
+  bool finite = true;
+  const double* served = output.data_ptr<double>();
+  for (size_t i = 0; i < reference.outputs.size(); ++i) {
+    const double difference = std::abs(served[i] - reference.outputs[i]);
+    finite = finite && std::isfinite(difference);
+    check.max_abs_difference = std::max(check.max_abs_difference, difference);
+    largest = std::max(largest, std::abs(reference.outputs[i]));
+  }
+  check.tolerance = 1e-5 * std::max(1.0, largest);
+  check.passed = finite && check.max_abs_difference <= check.tolerance;
+  check.detail = absl::StrFormat("%s: %d synthetic inputs, max |module - Keras reference| = %.3g (limit %.3g)",
+                                 check.passed ? "passed" : "FAILED", images, check.max_abs_difference, check.tolerance);
+  return check;
+}
+
+}  // namespace resnet8

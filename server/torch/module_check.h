@@ -1,0 +1,36 @@
+// Checks a module from BuildTorchModule() against the Keras reference
+// executor on synthetic inputs of the model's own input shape (any size, not
+// only 32x32x3): what the converter runs on the module it is about to write.
+// The server's self-check (keras/self_check.h) checks the served classifier.
+//
+//   ASSIGN_OR_RETURN(ModuleCheck check, CheckModuleAgainstReference(model.keras, model.module));
+//   if (!check.passed) ...  // check.detail says by how much it missed
+#ifndef RESNET8_SERVER_TORCH_MODULE_CHECK_H_
+#define RESNET8_SERVER_TORCH_MODULE_CHECK_H_
+
+#include <torch/script.h>
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "server/keras/model.h"
+
+namespace resnet8 {
+
+struct ModuleCheck {
+  bool passed = false;
+  double max_abs_difference = 0;
+  // 1e-5, scaled by the largest output magnitude when that is above 1 (logits).
+  double tolerance = 0;
+  std::string detail;  // one line
+};
+
+// Runs `images` synthetic inputs (pixel values 0..255, fixed seed) through both.
+// Errors: INVALID_ARGUMENT if the model's output is not a vector; INTERNAL if
+// the module fails.
+absl::StatusOr<ModuleCheck> CheckModuleAgainstReference(const KerasModel& model, torch::jit::Module module,
+                                                        int64_t images = 4);
+
+}  // namespace resnet8
+
+#endif  // RESNET8_SERVER_TORCH_MODULE_CHECK_H_

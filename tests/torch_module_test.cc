@@ -1,0 +1,136 @@
+// The TorchScript module built from a Keras graph agrees with the reference
+// executor, on the shared model and on generated ResNet fixtures of other
+// widths and names; and the checks fail when the conversion is wrong.
+#include <gtest/gtest.h>
+
+#include "server/keras/fold_batch_norm.h"
+#include "server/keras/self_check.h"
+#include "server/torch/model_export.h"
+#include "server/torch/model_loader.h"
+#include "server/torch/module_check.h"
+#include "server/torch/torch_classifier.h"
+#include "server/torch/torchscript_builder.h"
+#include "tests/keras_fixture.h"
+#include "tests/test_support.h"
+
+namespace resnet8 {
+namespace {
+
+using testing::MakeResNetFixture;
+
+KerasModel SharedModel() {
+  absl::StatusOr<KerasModel> model = LoadKerasModel(testing::SharedModelPath());
+  EXPECT_TRUE(model.ok()) << model.status();
+  return *model;
+}
+
+TEST(TorchModule, SharedModelAgreesWithTheReferenceExecutor) {
+  const KerasModel keras = SharedModel();
+  ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(keras, {}, "shared"));
+  ASSERT_OK_AND_ASSIGN(ModuleCheck check, CheckModuleAgainstReference(keras, module));
+  EXPECT_TRUE(check.passed) << check.detail;
+}
+
+TEST(TorchModule, FoldedBatchNormGivesTheSameOutputs) {
+  const KerasModel keras = SharedModel();
+  const KerasModel folded = FoldBatchNorm(keras);
+  int identities = 0;
+  for (const KerasLayer& layer : folded.layers) identities += layer.kind == LayerKind::kIdentity;
+  EXPECT_EQ(identities, 7);  // every BatchNormalization follows a convolution
+  ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(folded, {}, "shared"));
+  ASSERT_OK_AND_ASSIGN(ModuleCheck check, CheckModuleAgainstReference(keras, module));
+  EXPECT_TRUE(check.passed) << check.detail;
+}
+
+TEST(TorchModule, ConvertsWidth26ModelWithRenamedLayers) {
+  KerasH5File file = MakeResNetFixture({.widths = {26, 52, 104}, .name_offset = 9, .seed = 7});
+  ASSERT_OK_AND_ASSIGN(KerasModel keras, BuildKerasModel(file, "resnet26.h5"));
+  ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(keras, {}, "resnet26.h5"));
+  ASSERT_OK_AND_ASSIGN(ModuleCheck check, CheckModuleAgainstReference(keras, module));
+  EXPECT_TRUE(check.passed) << check.detail;
+  bool found = false;
+  for (const auto& [name, tensor] : StateDictEntries(module)) {
+    if (name == "conv2d_9.weight") {
+      found = true;
+      EXPECT_EQ(tensor.sizes(), (c10::IntArrayRef{26, 3, 3, 3}));
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(TorchModule, HonoursBatchNormEpsilonFromTheFile) {
+  KerasH5File file = MakeResNetFixture({.widths = {8, 16}, .epsilon = 0.1});
+  ASSERT_OK_AND_ASSIGN(KerasModel keras, BuildKerasModel(file, "eps.h5"));
+  ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(keras, {}, "eps.h5"));
+  EXPECT_NE(TorchScriptSource(keras, {}).find("0.10000000000000001"), std::string::npos);
+  ASSERT_OK_AND_ASSIGN(ModuleCheck check, CheckModuleAgainstReference(keras, module));
+  EXPECT_TRUE(check.passed) << check.detail;
+}
+
+// The checks must fail when the conversion is wrong: here PyTorch's default
+// BatchNorm epsilon replaces the file's, a classic silent port error.
+TEST(SelfCheck, FailsWhenBatchNormEpsilonIsWrong) {
+  const KerasModel keras = SharedModel();
+  KerasModel wrong = keras;
+  for (KerasLayer& layer : wrong.layers) layer.epsilon = 1e-5;
+  ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(wrong, {}, "shared"));
+  ASSERT_OK_AND_ASSIGN(ModuleCheck module_check, CheckModuleAgainstReference(keras, module));
+  EXPECT_FALSE(module_check.passed) << module_check.detail;
+  ASSERT_OK_AND_ASSIGN(auto classifier, TorchClassifier::Create(module, keras.InputShape(), 10, {}));
+  ASSERT_OK_AND_ASSIGN(SelfCheckResult check, RunSelfCheck(keras, *classifier));
+  EXPECT_FALSE(check.passed) << check.detail;
+}
+
+// What a naive port does: PyTorch's symmetric padding=1 on the stride-2 3x3
+// convolutions, where TF's 'same' pads only the bottom and right.
+TEST(SelfCheck, FailsWhenPaddingIsSymmetric) {
+  const KerasModel keras = SharedModel();
+  std::string code = TorchScriptSource(keras, {});
+  const std::string asymmetric = "torch.constant_pad_nd(v";
+  ASSERT_NE(code.find(asymmetric), std::string::npos) << code;
+  // Rewrite every explicit asymmetric pad + stride-2 conv as padding=1.
+  std::string naive;
+  for (size_t start = 0; start < code.size();) {
+    size_t end = code.find('\n', start);
+    std::string line = code.substr(start, end - start);
+    const size_t pad = line.find("torch.constant_pad_nd(");
+    if (pad != std::string::npos) {
+      const size_t arg = pad + std::string("torch.constant_pad_nd(").size();
+      const size_t comma = line.find(',', arg);
+      const size_t close = line.find("0.0)", comma);
+      line = line.substr(0, pad) + line.substr(arg, comma - arg) + line.substr(close + 4);
+      line.replace(line.find("[2, 2], [0, 0]"), 14, "[2, 2], [1, 1]");
+    }
+    naive += line + "\n";
+    start = end == std::string::npos ? code.size() : end + 1;
+  }
+  // The same tensors, with the naive code beside the right one.
+  ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(keras, {}, "shared"));
+  module.define(naive.replace(naive.find("def forward"), 11, "def naive_forward"));
+  torch::manual_seed(1);
+  torch::Tensor input = torch::rand({3, 3, 32, 32}) * 255;
+  torch::Tensor right = module.forward({input}).toTensor();
+  torch::Tensor wrong = module.run_method("naive_forward", input).toTensor();
+  EXPECT_GT((right - wrong).abs().max().item<double>(), 1e-3) << "symmetric padding went unnoticed";
+}
+
+TEST(SelfCheck, PassesForTheSharedModelOnBothServedPaths) {
+  ASSERT_OK_AND_ASSIGN(ConvertedModel model, ConvertKerasFile(testing::SharedModelPath(), {}));
+  for (bool optimized : {false, true}) {
+    ASSERT_OK_AND_ASSIGN(auto classifier, MakeServedClassifier(model, optimized));
+    ASSERT_OK_AND_ASSIGN(SelfCheckResult check, RunSelfCheck(model.keras, *classifier));
+    EXPECT_TRUE(check.passed) << check.detail;
+    EXPECT_LE(check.max_abs_difference, kSelfCheckTolerance);
+  }
+}
+
+TEST(ServedClassifier, RefusesModelsItCannotServe) {
+  ASSERT_OK_AND_ASSIGN(ConvertedModel model, ConvertKerasFile(testing::SharedModelPath(), {}));
+  EXPECT_STATUS(TorchClassifier::Create(model.module, {64, 64, 3}, 10, {}), absl::StatusCode::kInvalidArgument,
+                "models of 32x32x3 images");
+  EXPECT_STATUS(ConvertKerasFile(testing::SharedModelPath(), {{1.0f, 2.0f}, {0.0f}}),
+                absl::StatusCode::kInvalidArgument, "--input_scale has 2 values; the model's input has 3 channels");
+}
+
+}  // namespace
+}  // namespace resnet8
