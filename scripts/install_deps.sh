@@ -35,12 +35,20 @@ test_packages=(
   chromium                # renders the HTML report in a test (headless)
 )
 
+# tfjs-layers, Google's JavaScript implementation of the Keras layers: the
+# independent reference of tests/layer_fixtures_test.sh, from the npm registry
+# into .deps/tfjs (pinned versions; not part of the build).
+tfjs_packages=(@tensorflow/tfjs-core@4.22.0 @tensorflow/tfjs-layers@4.22.0 @tensorflow/tfjs-backend-cpu@4.22.0)
+
 packages=("${run_packages[@]}")
+with_tests=false
 case "${1:-}" in
-  --test) packages+=("${test_packages[@]}") ;;
+  --test) packages+=("${test_packages[@]}"); with_tests=true ;;
   "") ;;
   *) echo "usage: $0 [--test]" >&2; exit 2 ;;
 esac
+# Node.js runs tfjs-layers; a machine that has it (from any source) keeps it.
+if $with_tests && ! command -v node > /dev/null; then packages+=(nodejs npm); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -49,13 +57,21 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if ((${#missing[@]} == 0)); then
-  exit 0
+if ((${#missing[@]} > 0)); then
+  echo "install_deps: installing ${missing[*]}" >&2
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-echo "install_deps: installing ${missing[*]}" >&2
-SUDO=""
-if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+if $with_tests; then
+  tfjs_dir="$(cd "$(dirname "$0")/.." && pwd)/.deps/tfjs"
+  if [[ ! -f "$tfjs_dir/node_modules/@tensorflow/tfjs-layers/package.json" ]] ||
+     ! grep -q '"version": "4.22.0"' "$tfjs_dir/node_modules/@tensorflow/tfjs-layers/package.json"; then
+    echo "install_deps: npm install ${tfjs_packages[*]} into $tfjs_dir" >&2
+    mkdir -p "$tfjs_dir"
+    npm install --prefix "$tfjs_dir" --no-audit --no-fund --loglevel=error "${tfjs_packages[@]}"
+  fi
+fi
