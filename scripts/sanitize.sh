@@ -68,5 +68,5 @@ echo "== the LibTorch unit tests and the representative e2e tests under ASan + U
 export ASAN_OPTIONS="detect_leaks=0:handle_segv=0:detect_stack_use_after_return=1"
 ctest --no-tests=error --test-dir "$build" -L torch -j "$jobs" --output-on-failure
 ctest --no-tests=error --test-dir "$build" -L e2e -j "$jobs" --output-on-failure \
-  -E "FullTestSet|Resilience.(Sixteen|ThreeReplicas)|ModelFuzz|Deploy"
+  -E "FullTestSet|Resilience.(Sixteen|ThreeReplicas)|ModelFuzz|LayerFixtures|Deploy"
 echo "sanitize.sh: unit tests (with and without LibTorch), e2e tests and fuzzers passed under ASan + UBSan"
