@@ -177,6 +177,7 @@ absl::Status Evaluate(const EvaluatorClient& client) {
   ReportContext context;
   context.server = absl::GetFlag(FLAGS_server);
   context.model_sha256 = info->model_sha256();
+  context.outputs_are_logits = info->outputs_are_logits();
   context.data_path = dataset.path;
   ASSIGN_OR_RETURN(context.data_sha256, Sha256OfFile(dataset.path));
   context.subset = absl::GetFlag(FLAGS_subset);

@@ -48,6 +48,10 @@ std::string FormatReport(const EvaluationResult& result, const ReportContext& co
   const ClassificationMetrics& m = result.metrics;
   std::string out;
   absl::StrAppend(&out, "model sha256: ", context.model_sha256, "\n");
+  if (context.outputs_are_logits) {
+    absl::StrAppend(
+        &out, "model outputs logits: the probabilities, the AUC and the HTML report's ECE are of their softmax\n");
+  }
   absl::StrAppend(&out, "data:         ", context.data_path,
                   context.subset.empty() ? "" : " (subset " + context.subset + ")", "\n");
   absl::StrAppend(&out, ScoreLine(result), "\n");
@@ -97,6 +101,7 @@ absl::Status WriteReportJson(const std::string& path, const EvaluationResult& re
     json["confusion_matrix"].push_back(row);
   }
   json["model_sha256"] = context.model_sha256;
+  json["model_outputs"] = context.outputs_are_logits ? "logits" : "probabilities";
   json["data"] = context.data_path;
   json["data_sha256"] = context.data_sha256;
   json["subset"] = context.subset;

@@ -21,6 +21,9 @@ namespace resnet8 {
 struct ReportContext {
   std::string server;
   std::string model_sha256;
+  // The model's last layer is not a softmax: the server's probabilities are the
+  // softmax of its logits (GetModelInfo's outputs_are_logits).
+  bool outputs_are_logits = false;
   std::string data_path;
   std::string data_sha256;
   std::string subset;  // "" for all records

@@ -24,9 +24,10 @@ if "$bin/resnet8_server" --model="$work/bad.h5" --address=127.0.0.1:0 2> "$work/
 grep -q "bad.h5: not an HDF5 file" "$work/bad.log" || fail "bad model message: $(cat "$work/bad.log")"
 grep -q "listening on" "$work/bad.log" && fail "listened with a bad model"
 
-serve() {  # serve [FLAGS...]: the real model on a free port; sets server_log and address
+model="$shared/models/pretrainedResnet.h5"
+serve() {  # serve [FLAGS...]: $model on a free port; sets server_log and address
   server_log="$work/server$((++starts)).log"
-  start_server "$bin" "$shared/models/pretrainedResnet.h5" "$server_log" "$@" || fail "server did not start"
+  start_server "$bin" "$model" "$server_log" "$@" || fail "server did not start"
   address=$server_address
   echo "server at $address"
 }
@@ -126,5 +127,18 @@ expect_error "not valid" client info "${tls[@]}" --auth_token_file="$work/wrong"
 expect_error "unreachable or not ready" client info --auth_token_file="$work/token"  # plaintext to a TLS port
 client evaluate --data="$data" --subset=perf200 "${tls[@]}" --auth_token_file="$work/token" > "$work/tls.txt"
 grep -q "top-1 accuracy: 87.00% (174/200)" "$work/tls.txt" || fail "evaluate over TLS: $(head -3 "$work/tls.txt")"
+stop
+
+# Another Keras model, saved by Keras 3 and trained on x/255, outputting logits:
+# served with its preprocessing, it scores what Keras scores (66.8% on the
+# first 500 images, ../shared/golden), and info and the report say "logits".
+model="$shared/models/keras3_cifar10_cnn.h5"
+serve --input_scale=1/255
+client info > "$work/cnn_info.txt"
+grep -q "^outputs:      10 logits" "$work/cnn_info.txt" || fail "info outputs: $(cat "$work/cnn_info.txt")"
+grep -q "pixel \* 0.00392157 + 0" "$work/cnn_info.txt" || fail "info input scale: $(cat "$work/cnn_info.txt")"
+client evaluate --data="$data" --limit=500 > "$work/cnn.txt"
+grep -q "top-1 accuracy: 66.80% (334/500)" "$work/cnn.txt" || fail "keras 3 cnn: $(head -4 "$work/cnn.txt")"
+grep -q "^model outputs logits" "$work/cnn.txt" || fail "report does not say logits"
 stop
 echo "server_cli_test: passed"
