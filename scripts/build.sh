@@ -8,9 +8,7 @@ cd "$(dirname "$0")/.."
 tests=OFF
 if [[ "${1:-}" == "--test" ]]; then tests=ON; fi
 scripts/install_deps.sh ${1:+"$1"}
-launcher=()
-if command -v ccache > /dev/null; then
-  launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-fi
+root=$PWD
+source scripts/lib/ccache.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" -DRESNET8_BUILD_TESTS="$tests" "${launcher[@]}"
 cmake --build build -j "$(nproc)"

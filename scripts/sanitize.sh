@@ -17,8 +17,11 @@
 # at the same moment, a matter of timing at ASan speed), the 1,000-model fuzz
 # loop (its reader code runs here in the unit tests and the model_config
 # fuzzer), the replica tests (the restart test's client code, twice more),
-# the full-set golden runs (the perf200 ones cover the same code), and the
-# Docker stack (its image is built without sanitizers).
+# the full-set golden runs (the perf200 ones cover the same code), the 62
+# one-layer fixtures (62 instrumented converter starts take minutes), the MLPerf
+# scoring run (its AUC and folder code runs here in roc_auc_test and
+# mlperf_tiny_folder_test), and the Docker stack (its image is built without
+# sanitizers).
 #
 #   scripts/sanitize.sh                     # default 60 s per fuzzer
 #   RESNET8_FUZZ_SECONDS=600 scripts/sanitize.sh
@@ -29,10 +32,7 @@ seconds="${RESNET8_FUZZ_SECONDS:-60}"
 jobs="$(nproc)"
 
 bash "$root/scripts/install_deps.sh" --test
-launcher=()
-if command -v ccache > /dev/null; then
-  launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-fi
+source "$root/scripts/lib/ccache.sh"
 cmake -S "$root" -B "$build" "${launcher[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
   -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DRESNET8_SANITIZE=ON -DRESNET8_FUZZERS=ON >/dev/null
@@ -68,5 +68,5 @@ echo "== the LibTorch unit tests and the representative e2e tests under ASan + U
 export ASAN_OPTIONS="detect_leaks=0:handle_segv=0:detect_stack_use_after_return=1"
 ctest --no-tests=error --test-dir "$build" -L torch -j "$jobs" --output-on-failure
 ctest --no-tests=error --test-dir "$build" -L e2e -j "$jobs" --output-on-failure \
-  -E "FullTestSet|Resilience.(Sixteen|ThreeReplicas)|ModelFuzz|LayerFixtures|Deploy"
+  -E "FullTestSet|Resilience.(Sixteen|ThreeReplicas)|ModelFuzz|LayerFixtures|MlperfScoring|Deploy"
 echo "sanitize.sh: unit tests (with and without LibTorch), e2e tests and fuzzers passed under ASan + UBSan"
