@@ -114,6 +114,7 @@ LoadRound RunLoadRound(const std::string& address, ServerProcess& server, const 
     });
   }
   std::atomic<int> classify_calls{0}, classify_errors{0}, classify_wrong{0};
+  absl::Status first_classify_error;  // written by the one Classify thread, read after it joined
   std::thread classifier([&] {
     EvaluatorClient own(EvaluatorClient::Connect(address));
     const ImageBatchView one{images.image(7), 1, PixelLayout::kChannelPlanar};
@@ -121,6 +122,7 @@ LoadRound RunLoadRound(const std::string& address, ServerProcess& server, const 
       absl::StatusOr<v1::ClassifyResponse> answer = own.Classify(one, absl::Seconds(30));
       classify_calls += 1;
       if (!answer.ok()) {
+        if (classify_errors == 0) first_classify_error = answer.status();
         classify_errors += 1;
         continue;
       }
@@ -149,7 +151,7 @@ LoadRound RunLoadRound(const std::string& address, ServerProcess& server, const 
     EXPECT_TRUE(results[k].ok()) << "stream " << k << ": " << results[k].status();
     if (results[k].ok()) ExpectSamePredictions(*results[k], serial, absl::StrCat("stream ", k));
   }
-  EXPECT_EQ(classify_errors.load(), 0);
+  EXPECT_EQ(classify_errors.load(), 0) << "the first: " << first_classify_error;
   EXPECT_EQ(classify_wrong.load(), 0);
   EXPECT_GT(classify_calls.load(), 0);
   round.classify_calls = classify_calls;
