@@ -26,10 +26,14 @@ enum class PixelLayout {
 };
 
 // `count` images of kImageBytes each, in `layout`. Does not own the pixels.
+// The pixels are bytes, or, when `values` is not empty, floats (then `pixels`
+// is empty): the same values a byte would give, 0..255, but not only whole
+// numbers, as the Open Inference Protocol's FP32 input sends them.
 struct ImageBatchView {
   absl::Span<const uint8_t> pixels;
   int64_t count = 0;
   PixelLayout layout = PixelLayout::kChannelPlanar;
+  absl::Span<const float> values = {};
 };
 
 // Reorders one image. `from` holds kImageBytes; `to` has room for kImageBytes.

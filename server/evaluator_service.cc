@@ -17,15 +17,6 @@ namespace {
 const grpc::Status kNotReady(grpc::StatusCode::UNAVAILABLE, "the server is not ready (starting up or shutting down)");
 const grpc::Status kClientGone(grpc::StatusCode::CANCELLED, "the call was cancelled or its deadline passed");
 
-// Compares in time independent of where the strings differ, so response
-// times do not reveal how much of a guessed token was right.
-bool ConstantTimeEquals(grpc::string_ref a, absl::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char difference = 0;
-  for (size_t i = 0; i < a.size(); ++i) difference |= static_cast<unsigned char>(a.data()[i] ^ b[i]);
-  return difference == 0;
-}
-
 // The position of `method` in the generated service, which registers the
 // methods in the order the .proto declares them.
 int MethodIndex(absl::string_view method) {
@@ -80,10 +71,7 @@ v1::ModelInfo ToWireModelInfo(const ServedModel& model, const SelfCheckOutcome& 
 
 EvaluatorService::EvaluatorService(const EvaluatorCore& core, ServedModel model, std::string auth_token,
                                    ServiceMetrics* metrics)
-    : core_(core),
-      auth_token_(auth_token.empty() ? "" : "Bearer " + auth_token),
-      metrics_(metrics),
-      model_(std::move(model)) {
+    : core_(core), token_(auth_token), metrics_(metrics), model_(std::move(model)) {
   // The raw handlers replace the generated ones; a "streamed" unary method
   // still looks like a plain unary call to clients.
   MarkMethodStreamed(MethodIndex("Classify"),
@@ -108,22 +96,8 @@ grpc::Status EvaluatorService::Counted(absl::string_view method, Handler handler
   return status;
 }
 
-grpc::Status EvaluatorService::Authenticate(const grpc::ServerContext& context) const {
-  if (auth_token_.empty()) return grpc::Status::OK;
-  const auto& metadata = context.client_metadata();
-  auto found = metadata.find("authorization");
-  if (found == metadata.end()) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "this server requires a token: send metadata 'authorization: Bearer <token>'");
-  }
-  if (!ConstantTimeEquals(found->second, auth_token_)) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "the bearer token is not valid for this server");
-  }
-  return grpc::Status::OK;
-}
-
 grpc::Status EvaluatorService::DoClassify(grpc::ServerContext* context, RawUnaryCall* call) {
-  if (grpc::Status denied = Authenticate(*context); !denied.ok()) return denied;
+  if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
   if (!ready_.load()) return kNotReady;
   grpc::ByteBuffer raw;
   if (!call->Read(&raw)) return kClientGone;
@@ -139,7 +113,7 @@ grpc::Status EvaluatorService::DoClassify(grpc::ServerContext* context, RawUnary
 }
 
 grpc::Status EvaluatorService::DoEvaluateDataset(grpc::ServerContext* context, RawStream* stream) {
-  if (grpc::Status denied = Authenticate(*context); !denied.ok()) return denied;
+  if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
   if (!ready_.load()) return kNotReady;
   // Count this stream for as long as the handler runs.
   struct StreamSlot {
@@ -195,7 +169,7 @@ void EvaluatorService::SetSelfCheck(SelfCheckOutcome self_check) {
 grpc::Status EvaluatorService::GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest*,
                                             v1::ModelInfo* response) {
   return Counted("GetModelInfo", [&] {
-    if (grpc::Status denied = Authenticate(*context); !denied.ok()) return denied;
+    if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
     absl::MutexLock lock(&self_check_mutex_);
     *response = ToWireModelInfo(model_, self_check_, core_.limits());
     return grpc::Status::OK;

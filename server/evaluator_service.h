@@ -21,6 +21,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "resnet8/v1/evaluator.grpc.pb.h"
+#include "server/bearer_token.h"
 #include "server/evaluator_core.h"
 #include "server/served_model.h"
 #include "server/service_metrics.h"
@@ -45,8 +46,6 @@ class EvaluatorService final : public v1::Evaluator::Service {
                             v1::ModelInfo* response) override;
 
  private:
-  // OK, or UNAUTHENTICATED when the call lacks the configured token.
-  grpc::Status Authenticate(const grpc::ServerContext& context) const;
   using RawUnaryCall = grpc::ServerUnaryStreamer<grpc::ByteBuffer, grpc::ByteBuffer>;
   using RawStream = grpc::ServerReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>;
   // The handlers, registered over the generated ones in the constructor.
@@ -56,7 +55,7 @@ class EvaluatorService final : public v1::Evaluator::Service {
   grpc::Status Counted(absl::string_view method, Handler handler);
 
   const EvaluatorCore& core_;
-  const std::string auth_token_;
+  const BearerToken token_;
   ServiceMetrics* const metrics_;
   const ServedModel model_;
   absl::Mutex self_check_mutex_;

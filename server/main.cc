@@ -42,10 +42,12 @@ ABSL_FLAG(int64_t, batching_delay_us, 0,
 ABSL_FLAG(std::string, tls_cert_file, "", "PEM certificate chain: serve over TLS (needs --tls_key_file)");
 ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file");
 ABSL_FLAG(std::string, auth_token_file, "",
-          "file holding a bearer token that every Evaluator call must send ('authorization: Bearer <token>'); "
-          "health checks stay open");
+          "file holding a bearer token that every call must send ('authorization: Bearer <token>'); "
+          "health checks and the inference protocol's live/ready probes stay open");
 ABSL_FLAG(std::string, metrics_address, "",
           "HOST:PORT for Prometheus metrics over HTTP (GET /metrics); off when empty; port 0 picks a free one");
+ABSL_FLAG(std::string, model_name, "resnet8",
+          "the model's name in the Open Inference Protocol (KServe v2): ModelInfer, ModelMetadata, ...");
 ABSL_FLAG(std::string, input_scale, "1",
           "the model sees pixel * input_scale + input_offset (pixel 0..255): one value, a fraction such as 1/255, "
           "or one per channel (R,G,B). For models trained on x/255: --input_scale=1/255");
@@ -86,6 +88,8 @@ ServedModel DescribeModel(const ConvertedModel& model, bool optimized) {
   served.runtime = absl::StrCat("LibTorch ", TORCH_VERSION, " (CPU, ",
                                 optimized ? "optimized: BatchNorm folded, channels-last" : "as converted", ")");
   served.convert_seconds = model.convert_seconds;
+  served.input_name = model.keras.input_layer;
+  served.output_name = model.keras.output_layer;
   return served;
 }
 
@@ -183,6 +187,7 @@ int main(int argc, char** argv) {
   options.limits.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
   options.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  options.model_name = absl::GetFlag(FLAGS_model_name);
   if (absl::Status status = resnet8::ReadSecurityFiles(&options); !status.ok()) {
     std::cerr << "resnet8_server: " << status.message() << "\n";
     return 1;

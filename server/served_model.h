@@ -23,6 +23,10 @@ struct ServedModel {
   bool outputs_are_logits = false;
   int64_t parameter_count = 0;  // stored weight values
   std::vector<std::string> class_names;
+  // The Keras input and output layers' names: the tensor names of the Open
+  // Inference Protocol (inference_core.h).
+  std::string input_name = "input";
+  std::string output_name = "output";
   std::string input_value_range;  // how pixels reach the model, in words
   std::vector<float> input_scale{1.0f}, input_offset{0.0f};
   std::string runtime;  // e.g. "LibTorch 2.0.1 (CPU, ...)"

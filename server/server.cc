@@ -14,6 +14,7 @@ namespace resnet8 {
 namespace {
 
 constexpr char kServiceName[] = "resnet8.v1.Evaluator";
+constexpr char kInferenceServiceName[] = "inference.GRPCInferenceService";
 
 }  // namespace
 
@@ -32,6 +33,7 @@ absl::Status ValidateServerOptions(const ServerOptions& options) {
   if (options.shutdown_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("shutdown_grace is negative");
   }
+  if (options.model_name.empty()) return absl::InvalidArgumentError("model_name is empty");
   if (options.tls_certificate_chain.empty() != options.tls_private_key.empty()) {
     return absl::InvalidArgumentError("TLS needs both a certificate chain and a private key, or neither");
   }
@@ -44,7 +46,9 @@ EvaluatorServer::EvaluatorServer(const ServerOptions& options, const ImageClassi
       own_metrics_(metrics == nullptr ? std::make_unique<ServiceMetrics>() : nullptr),
       metrics_(metrics == nullptr ? own_metrics_.get() : metrics),
       core_(classifier, model.class_names, model.sha256, options.limits),
-      service_(core_, std::move(model), options.auth_token, metrics_) {}
+      service_(core_, model, options.auth_token, metrics_),
+      inference_core_(classifier, model, options.model_name, options.limits),
+      inference_service_(inference_core_, options.auth_token, metrics_) {}
 
 absl::StatusOr<std::unique_ptr<EvaluatorServer>> EvaluatorServer::Start(const ServerOptions& options,
                                                                         const ImageClassifier& classifier,
@@ -71,6 +75,7 @@ absl::StatusOr<std::unique_ptr<EvaluatorServer>> EvaluatorServer::Start(const Se
   }
   builder.AddListeningPort(options.address, credentials, &server->port_);
   builder.RegisterService(&server->service_);
+  builder.RegisterService(&server->inference_service_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(MaxRequestBytes(options.limits)));
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
@@ -87,10 +92,12 @@ EvaluatorServer::~EvaluatorServer() { Shutdown(); }
 
 void EvaluatorServer::SetServing(bool serving) {
   service_.SetReady(serving);
+  inference_service_.SetReady(serving);
   metrics_->SetServing(serving);
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   health->SetServingStatus(serving);
   health->SetServingStatus(kServiceName, serving);
+  health->SetServingStatus(kInferenceServiceName, serving);
 }
 
 void EvaluatorServer::Shutdown() {

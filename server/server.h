@@ -1,5 +1,6 @@
 // The server's lifecycle around one classifier: listen, report health, serve
-// the Evaluator service, and shut down cleanly.
+// the Evaluator service and the Open Inference Protocol (KServe v2) on the
+// same port, and shut down cleanly.
 //
 //   ServerOptions options;                 // defaults documented below
 //   options.address = "127.0.0.1:0";      // port 0 picks a free port
@@ -8,8 +9,8 @@
 //   ... server->port() ...
 //   server->Shutdown();                    // NOT_SERVING, drain, stop
 //
-// Health: the standard grpc.health.v1 service answers for "" and for
-// "resnet8.v1.Evaluator": NOT_SERVING from Start() until SetServing(true), and
+// Health: the standard grpc.health.v1 service answers for "", for
+// "resnet8.v1.Evaluator" and "inference.GRPCInferenceService": NOT_SERVING from Start() until SetServing(true), and
 // again from Shutdown() on. Server reflection is on, so grpcurl and other
 // languages' tools can discover the API.
 #ifndef RESNET8_SERVER_SERVER_H_
@@ -28,6 +29,8 @@
 #include "resnet8/v1/evaluator.pb.h"
 #include "server/evaluator_core.h"
 #include "server/evaluator_service.h"
+#include "server/inference_core.h"
+#include "server/inference_service.h"
 #include "server/metrics_http.h"
 #include "server/service_metrics.h"
 
@@ -51,6 +54,8 @@ struct ServerOptions {
   // HOST:PORT of the Prometheus endpoint (GET /metrics, see
   // service_metrics.h); empty means none. Port 0 picks a free port.
   std::string metrics_address;
+  // The model's name in the Open Inference Protocol (inference_service.h).
+  std::string model_name = "resnet8";
 };
 
 // INVALID_ARGUMENT naming the field if an option is out of range.
@@ -93,6 +98,8 @@ class EvaluatorServer {
   ServiceMetrics* metrics_;
   EvaluatorCore core_;
   EvaluatorService service_;
+  InferenceCore inference_core_;
+  InferenceService inference_service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;
   int port_ = 0;

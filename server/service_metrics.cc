@@ -103,6 +103,11 @@ void ServiceMetrics::RecordInference(absl::Duration queue, absl::Duration comput
   compute_seconds_.Observe(absl::ToDoubleSeconds(compute));
 }
 
+ServiceMetrics::InferenceTotals ServiceMetrics::Inferences() const {
+  absl::MutexLock lock(&mutex_);
+  return {compute_seconds_.count(), absl::Seconds(queue_seconds_.sum()), absl::Seconds(compute_seconds_.sum())};
+}
+
 void ServiceMetrics::StreamOpened() {
   absl::MutexLock lock(&mutex_);
   ++streams_in_flight_;

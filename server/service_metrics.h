@@ -40,6 +40,8 @@ class Histogram {
   void Observe(double value);
   // Appends the _bucket, _sum and _count lines; `labels` is "" or `k="v",...`.
   void Render(absl::string_view name, absl::string_view labels, std::string* out) const;
+  uint64_t count() const { return count_; }
+  double sum() const { return sum_; }
 
  private:
   std::vector<double> upper_bounds_;
@@ -61,6 +63,14 @@ class ServiceMetrics {
   void StreamClosed();
 
   std::string RenderPrometheus() const;
+
+  // Every classifier call so far, whichever API asked: how many, and their
+  // total time waiting for and on the compute thread.
+  struct InferenceTotals {
+    uint64_t calls = 0;
+    absl::Duration queue, compute;
+  };
+  InferenceTotals Inferences() const;
 
  private:
   mutable absl::Mutex mutex_;

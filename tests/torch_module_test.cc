@@ -3,6 +3,8 @@
 // widths and names; and the checks fail when the conversion is wrong.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "server/keras/fold_batch_norm.h"
 #include "server/keras/self_check.h"
 #include "server/torch/model_export.h"
@@ -122,6 +124,35 @@ TEST(SelfCheck, PassesForTheSharedModelOnBothServedPaths) {
     EXPECT_TRUE(check.passed) << check.detail;
     EXPECT_LE(check.max_abs_difference, kSelfCheckTolerance);
   }
+}
+
+// Float pixel values (the inference protocol's FP32 input) that are whole
+// numbers give exactly what the same bytes give, alone and when a float and a
+// byte request share one forward pass.
+TEST(ServedClassifier, FloatPixelValuesGiveWhatTheSameBytesGive) {
+  ASSERT_OK_AND_ASSIGN(ConvertedModel model, ConvertKerasFile(testing::SharedModelPath(), {}));
+  TorchClassifierOptions options;
+  options.batching_delay = absl::Milliseconds(500);  // the two calls below share a pass
+  ASSERT_OK_AND_ASSIGN(auto classifier, MakeServedClassifier(model, true, options));
+  std::vector<uint8_t> bytes(3 * kImageBytes);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>((i * 7919) % 256);
+  const std::vector<float> values(bytes.begin(), bytes.end());
+  std::vector<float> from_bytes(30), alone(30), merged_bytes(30), merged_values(30);
+  const ImageBatchView byte_batch{bytes, 3, PixelLayout::kInterleavedHwc};
+  ImageBatchView value_batch{{}, 3, PixelLayout::kInterleavedHwc};
+  value_batch.values = values;
+  ASSERT_OK(classifier->Classify(byte_batch, absl::MakeSpan(from_bytes)));
+  ASSERT_OK(classifier->Classify(value_batch, absl::MakeSpan(alone)));
+  EXPECT_EQ(alone, from_bytes);
+  const int64_t passes = classifier->forward_passes();
+  std::thread other([&] { ASSERT_OK(classifier->Classify(byte_batch, absl::MakeSpan(merged_bytes))); });
+  ASSERT_OK(classifier->Classify(value_batch, absl::MakeSpan(merged_values)));
+  other.join();
+  EXPECT_EQ(merged_values, from_bytes);
+  EXPECT_EQ(merged_bytes, from_bytes);
+  EXPECT_EQ(classifier->forward_passes(), passes + 1) << "the float and byte requests did not share a pass";
+  EXPECT_STATUS(classifier->Classify({bytes, 3, PixelLayout::kInterleavedHwc, values}, absl::MakeSpan(alone)),
+                absl::StatusCode::kInvalidArgument, "pixel values");
 }
 
 TEST(ServedClassifier, RefusesModelsItCannotServe) {

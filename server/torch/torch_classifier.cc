@@ -110,13 +110,16 @@ std::vector<TorchClassifier::Job*> TorchClassifier::NextJobs() {
   return jobs;
 }
 
-torch::Tensor TorchClassifier::Bytes(const ImageBatchView& batch, int64_t begin, int64_t count) {
-  auto* data = const_cast<uint8_t*>(batch.pixels.data()) + begin * kImageBytes;  // from_blob wants non-const
-  // Both layouts become NCHW-shaped views of the bytes.
+torch::Tensor TorchClassifier::Pixels(const ImageBatchView& batch, int64_t begin, int64_t count) {
+  // from_blob wants non-const data; nothing writes to it.
+  const bool floats = !batch.values.empty();
+  void* data = floats ? static_cast<void*>(const_cast<float*>(batch.values.data()) + begin * kImageBytes)
+                      : static_cast<void*>(const_cast<uint8_t*>(batch.pixels.data()) + begin * kImageBytes);
+  const torch::Dtype type = floats ? torch::kFloat32 : torch::kUInt8;
+  // Both layouts become NCHW-shaped views of the pixels.
   return batch.layout == PixelLayout::kChannelPlanar
-             ? torch::from_blob(data, {count, kImageChannels, kImageHeight, kImageWidth}, torch::kUInt8)
-             : torch::from_blob(data, {count, kImageHeight, kImageWidth, kImageChannels}, torch::kUInt8)
-                   .permute({0, 3, 1, 2});
+             ? torch::from_blob(data, {count, kImageChannels, kImageHeight, kImageWidth}, type)
+             : torch::from_blob(data, {count, kImageHeight, kImageWidth, kImageChannels}, type).permute({0, 3, 1, 2});
 }
 
 void TorchClassifier::Forward(torch::Tensor bytes, float* probabilities) {
@@ -150,7 +153,7 @@ absl::Status TorchClassifier::Run(const ImageBatchView& batch, absl::Span<float>
   return Guarded([&] {
     const int64_t step = options_.max_forward_batch > 0 ? options_.max_forward_batch : batch.count;
     for (int64_t begin = 0; begin < batch.count; begin += step) {
-      Forward(Bytes(batch, begin, std::min(step, batch.count - begin)), probabilities.data() + begin * num_classes_);
+      Forward(Pixels(batch, begin, std::min(step, batch.count - begin)), probabilities.data() + begin * num_classes_);
     }
   });
 }
@@ -159,7 +162,14 @@ std::vector<absl::Status> TorchClassifier::RunMerged(const std::vector<Job*>& jo
   std::vector<float> merged;
   const absl::Status status = Guarded([&] {
     std::vector<torch::Tensor> parts;
-    for (const Job* job : jobs) parts.push_back(Bytes(job->batch, 0, job->batch.count));
+    bool floats = false;
+    for (const Job* job : jobs) {
+      parts.push_back(Pixels(job->batch, 0, job->batch.count));
+      floats = floats || !job->batch.values.empty();
+    }
+    if (floats) {  // byte and float requests in one pass: all as floats
+      for (torch::Tensor& part : parts) part = part.to(torch::kFloat32);
+    }
     torch::Tensor bytes = torch::cat(parts);
     merged.resize(bytes.size(0) * num_classes_);
     Forward(bytes, merged.data());
@@ -176,9 +186,11 @@ std::vector<absl::Status> TorchClassifier::RunMerged(const std::vector<Job*>& jo
 }
 
 absl::Status TorchClassifier::Classify(const ImageBatchView& batch, absl::Span<float> probabilities) const {
-  if (batch.count <= 0 || static_cast<int64_t>(batch.pixels.size()) != batch.count * kImageBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("expected ", batch.count, " images of ", kImageBytes, " bytes, got ",
-                                                   batch.pixels.size(), " bytes"));
+  const size_t values = batch.values.empty() ? batch.pixels.size() : batch.values.size();
+  if (batch.count <= 0 || static_cast<int64_t>(values) != batch.count * kImageBytes ||
+      (!batch.values.empty() && !batch.pixels.empty())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected ", batch.count, " images of ", kImageBytes, " pixel values, got ", values));
   }
   if (static_cast<int64_t>(probabilities.size()) != batch.count * num_classes_) {
     return absl::InvalidArgumentError(

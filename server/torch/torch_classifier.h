@@ -93,9 +93,10 @@ class TorchClassifier final : public ImageClassifier {
   absl::Status Run(const ImageBatchView& batch, absl::Span<float> probabilities);
   // Several small jobs in one pass; one status per job.
   std::vector<absl::Status> RunMerged(const std::vector<Job*>& jobs);
-  // Images [begin, begin + count) of `batch` as a uint8 NCHW-shaped view.
-  static torch::Tensor Bytes(const ImageBatchView& batch, int64_t begin, int64_t count);
-  // One forward pass over `bytes` (uint8, N x 3 x 32 x 32).
+  // Images [begin, begin + count) of `batch` as an NCHW-shaped view of its
+  // bytes (uint8) or values (float).
+  static torch::Tensor Pixels(const ImageBatchView& batch, int64_t begin, int64_t count);
+  // One forward pass over `bytes` (uint8 or float pixels, N x 3 x 32 x 32).
   void Forward(torch::Tensor bytes, float* probabilities);
   // Runs `work`, turning exceptions into INTERNAL.
   template <typename Work>

@@ -1,0 +1,65 @@
+// The Open Inference Protocol (KServe v2) for the served model, without any
+// gRPC transport, as EvaluatorCore is for the Evaluator service: metadata,
+// configuration, and ModelInfer's validation, classification and answer.
+// The gRPC adapter (inference_service.h) moves messages and maps statuses.
+//
+// The model as the protocol sees it: one input named after the Keras input
+// layer, [-1, 32, 32, 3] (Keras's NHWC), UINT8 pixels or FP32 pixel values
+// (0..255, before the model's input transform, as --input_scale/--offset
+// describe); one output named after the Keras output layer, FP32 [-1, C]
+// with the values Classify returns (probabilities; softmax of the logits for
+// a logits model). The classification extension answers BYTES
+// "value:index:label", top-k per image, best first.
+//
+//   InferenceCore core(classifier, served_model, "resnet8", limits);
+//   RETURN_IF_ERROR(core.Infer(request, &response));
+#ifndef RESNET8_SERVER_INFERENCE_CORE_H_
+#define RESNET8_SERVER_INFERENCE_CORE_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "common/image_classifier.h"
+#include "inference/grpc_service.pb.h"
+#include "server/request_validation.h"
+#include "server/served_model.h"
+
+namespace resnet8 {
+
+inline constexpr char kInferenceModelVersion[] = "1";
+
+class InferenceCore {
+ public:
+  // `classifier` must outlive the core; `name` is the model's name in the
+  // protocol (the server's --model_name).
+  InferenceCore(const ImageClassifier& classifier, const ServedModel& model, std::string name, ServiceLimits limits);
+
+  // OK when `name` is this model and `version` is "" or "1"; NOT_FOUND
+  // naming what was asked otherwise.
+  absl::Status FindModel(absl::string_view name, absl::string_view version) const;
+
+  inference::ModelMetadataResponse Metadata() const;
+  inference::ModelConfigResponse Config() const;
+
+  // Validates and classifies. INVALID_ARGUMENT naming the field for a wrong
+  // input name, datatype, shape, size or value, or an unknown output or
+  // parameter; NOT_FOUND for another model or version; RESOURCE_EXHAUSTED
+  // above max_batch_images; the classifier's error otherwise. `images` is
+  // set to the number of images classified. Thread-safe.
+  absl::Status Infer(const inference::ModelInferRequest& request, inference::ModelInferResponse* response,
+                     int64_t* images = nullptr) const;
+
+  const std::string& name() const { return name_; }
+
+ private:
+  const ImageClassifier& classifier_;
+  std::string name_;
+  std::string input_name_;
+  std::string output_name_;
+  std::vector<std::string> class_names_;
+  ServiceLimits limits_;
+};
+
+}  // namespace resnet8
+
+#endif  // RESNET8_SERVER_INFERENCE_CORE_H_

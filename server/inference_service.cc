@@ -1,0 +1,154 @@
+#include "server/inference_service.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+
+namespace resnet8 {
+namespace {
+
+const grpc::Status kNotReady(grpc::StatusCode::UNAVAILABLE, "the server is not ready (starting up or shutting down)");
+
+uint64_t Nanoseconds(absl::Duration duration) { return static_cast<uint64_t>(absl::ToInt64Nanoseconds(duration)); }
+
+void SetDuration(inference::StatisticDuration* out, uint64_t count, uint64_t ns) {
+  out->set_count(count);
+  out->set_ns(ns);
+}
+
+}  // namespace
+
+InferenceService::InferenceService(const InferenceCore& core, std::string auth_token, ServiceMetrics* metrics)
+    : core_(core), token_(auth_token), metrics_(metrics) {}
+
+template <typename Handler>
+grpc::Status InferenceService::Counted(absl::string_view method, Handler handler) {
+  const absl::Time start = absl::Now();
+  grpc::Status status = handler();
+  metrics_->RecordCall(method, status.error_code(), absl::Now() - start);
+  return status;
+}
+
+grpc::Status InferenceService::ServerLive(grpc::ServerContext*, const inference::ServerLiveRequest*,
+                                          inference::ServerLiveResponse* response) {
+  return Counted("ServerLive", [&] {
+    response->set_live(true);  // answering at all is being live
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status InferenceService::ServerReady(grpc::ServerContext*, const inference::ServerReadyRequest*,
+                                           inference::ServerReadyResponse* response) {
+  return Counted("ServerReady", [&] {
+    response->set_ready(ready_.load());
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status InferenceService::ModelReady(grpc::ServerContext*, const inference::ModelReadyRequest* request,
+                                          inference::ModelReadyResponse* response) {
+  return Counted("ModelReady", [&] {
+    if (absl::Status found = core_.FindModel(request->name(), request->version()); !found.ok()) {
+      return ToGrpcStatus(found);
+    }
+    response->set_ready(ready_.load());
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status InferenceService::ServerMetadata(grpc::ServerContext* context, const inference::ServerMetadataRequest*,
+                                              inference::ServerMetadataResponse* response) {
+  return Counted("ServerMetadata", [&] {
+    if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
+    response->set_name("resnet8_server");
+    response->set_version("1");
+    response->add_extensions("classification");
+    response->add_extensions("model_configuration");
+    response->add_extensions("statistics");
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status InferenceService::ModelMetadata(grpc::ServerContext* context,
+                                             const inference::ModelMetadataRequest* request,
+                                             inference::ModelMetadataResponse* response) {
+  return Counted("ModelMetadata", [&] {
+    if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
+    if (absl::Status found = core_.FindModel(request->name(), request->version()); !found.ok()) {
+      return ToGrpcStatus(found);
+    }
+    *response = core_.Metadata();
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status InferenceService::ModelConfig(grpc::ServerContext* context, const inference::ModelConfigRequest* request,
+                                           inference::ModelConfigResponse* response) {
+  return Counted("ModelConfig", [&] {
+    if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
+    if (absl::Status found = core_.FindModel(request->name(), request->version()); !found.ok()) {
+      return ToGrpcStatus(found);
+    }
+    *response = core_.Config();
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status InferenceService::ModelInfer(grpc::ServerContext* context, const inference::ModelInferRequest* request,
+                                          inference::ModelInferResponse* response) {
+  return Counted("ModelInfer", [&] {
+    if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
+    if (!ready_.load()) return kNotReady;
+    const absl::Time start = absl::Now();
+    int64_t images = 0;
+    const absl::Status status = core_.Infer(*request, response, &images);
+    const uint64_t ns = Nanoseconds(absl::Now() - start);
+    {
+      absl::MutexLock lock(&mutex_);
+      if (status.ok()) {
+        ++totals_.success;
+        totals_.success_ns += ns;
+        totals_.images += images;
+        totals_.last_ms = static_cast<uint64_t>(absl::ToUnixMillis(absl::Now()));
+      } else {
+        ++totals_.fail;
+        totals_.fail_ns += ns;
+      }
+    }
+    if (!status.ok()) return ToGrpcStatus(status);
+    metrics_->RecordBatch("ModelInfer", images);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status InferenceService::ModelStatistics(grpc::ServerContext* context,
+                                               const inference::ModelStatisticsRequest* request,
+                                               inference::ModelStatisticsResponse* response) {
+  return Counted("ModelStatistics", [&] {
+    if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
+    // An empty name asks for every model: this one.
+    if (!request->name().empty()) {
+      if (absl::Status found = core_.FindModel(request->name(), request->version()); !found.ok()) {
+        return ToGrpcStatus(found);
+      }
+    }
+    inference::ModelStatistics* stats = response->add_model_stats();
+    stats->set_name(core_.name());
+    stats->set_version(kInferenceModelVersion);
+    absl::MutexLock lock(&mutex_);
+    stats->set_last_inference(totals_.last_ms);
+    stats->set_inference_count(totals_.images);
+    stats->set_execution_count(totals_.success);
+    inference::InferStatistics* infer = stats->mutable_inference_stats();
+    SetDuration(infer->mutable_success(), totals_.success, totals_.success_ns);
+    SetDuration(infer->mutable_fail(), totals_.fail, totals_.fail_ns);
+    // The classifier's queue and compute times cover every API's calls.
+    const ServiceMetrics::InferenceTotals inferences = metrics_->Inferences();
+    SetDuration(infer->mutable_queue(), inferences.calls, Nanoseconds(inferences.queue));
+    SetDuration(infer->mutable_compute_infer(), inferences.calls, Nanoseconds(inferences.compute));
+    return grpc::Status::OK;
+  });
+}
+
+}  // namespace resnet8

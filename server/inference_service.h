@@ -1,0 +1,69 @@
+// The gRPC adapter of the Open Inference Protocol (inference.GRPCInferenceService,
+// proto/inference/grpc_service.proto), served beside resnet8.v1.Evaluator on
+// the same port. It moves messages between the transport and InferenceCore,
+// maps statuses in one place (common/grpc_status.h), checks the bearer
+// token, counts calls in the service metrics with their method, and keeps
+// Triton's cumulative model statistics.
+//
+// ServerLive, ServerReady and ModelReady are probes: open without a token,
+// as the gRPC health service is. Ready follows the server's readiness (the
+// self-check); ModelInfer answers UNAVAILABLE until then.
+#ifndef RESNET8_SERVER_INFERENCE_SERVICE_H_
+#define RESNET8_SERVER_INFERENCE_SERVICE_H_
+
+#include <atomic>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "inference/grpc_service.grpc.pb.h"
+#include "server/bearer_token.h"
+#include "server/inference_core.h"
+#include "server/service_metrics.h"
+
+namespace resnet8 {
+
+class InferenceService final : public inference::GRPCInferenceService::Service {
+ public:
+  // `core` and `metrics` (not null) must outlive the service. Starts not ready.
+  InferenceService(const InferenceCore& core, std::string auth_token, ServiceMetrics* metrics);
+
+  // Thread-safe.
+  void SetReady(bool ready) { ready_.store(ready); }
+
+  grpc::Status ServerLive(grpc::ServerContext* context, const inference::ServerLiveRequest* request,
+                          inference::ServerLiveResponse* response) override;
+  grpc::Status ServerReady(grpc::ServerContext* context, const inference::ServerReadyRequest* request,
+                           inference::ServerReadyResponse* response) override;
+  grpc::Status ModelReady(grpc::ServerContext* context, const inference::ModelReadyRequest* request,
+                          inference::ModelReadyResponse* response) override;
+  grpc::Status ServerMetadata(grpc::ServerContext* context, const inference::ServerMetadataRequest* request,
+                              inference::ServerMetadataResponse* response) override;
+  grpc::Status ModelMetadata(grpc::ServerContext* context, const inference::ModelMetadataRequest* request,
+                             inference::ModelMetadataResponse* response) override;
+  grpc::Status ModelInfer(grpc::ServerContext* context, const inference::ModelInferRequest* request,
+                          inference::ModelInferResponse* response) override;
+  grpc::Status ModelConfig(grpc::ServerContext* context, const inference::ModelConfigRequest* request,
+                           inference::ModelConfigResponse* response) override;
+  grpc::Status ModelStatistics(grpc::ServerContext* context, const inference::ModelStatisticsRequest* request,
+                               inference::ModelStatisticsResponse* response) override;
+
+ private:
+  template <typename Handler>
+  grpc::Status Counted(absl::string_view method, Handler handler);
+
+  const InferenceCore& core_;
+  const BearerToken token_;
+  ServiceMetrics* const metrics_;
+  std::atomic<bool> ready_{false};
+
+  // ModelInfer's totals for ModelStatistics.
+  struct Totals {
+    uint64_t success = 0, success_ns = 0, fail = 0, fail_ns = 0, images = 0, last_ms = 0;
+  };
+  absl::Mutex mutex_;
+  Totals totals_ ABSL_GUARDED_BY(mutex_);
+};
+
+}  // namespace resnet8
+
+#endif  // RESNET8_SERVER_INFERENCE_SERVICE_H_
