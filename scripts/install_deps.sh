@@ -39,6 +39,9 @@ test_packages=(
 # independent reference of tests/layer_fixtures_test.sh, from the npm registry
 # into .deps/tfjs (pinned versions; not part of the build).
 tfjs_packages=(@tensorflow/tfjs-core@4.22.0 @tensorflow/tfjs-layers@4.22.0 @tensorflow/tfjs-backend-cpu@4.22.0)
+# buf, a generic gRPC client that learns the API from server reflection (buf
+# curl): tests/inference_protocol_test.sh calls the server with it, into .deps/buf.
+buf_packages=(@bufbuild/buf@1.75.0)
 
 packages=("${run_packages[@]}")
 with_tests=false
@@ -66,12 +69,21 @@ if ((${#missing[@]} > 0)); then
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-if $with_tests; then
-  tfjs_dir="$(cd "$(dirname "$0")/.." && pwd)/.deps/tfjs"
-  if [[ ! -f "$tfjs_dir/node_modules/@tensorflow/tfjs-layers/package.json" ]] ||
-     ! grep -q '"version": "4.22.0"' "$tfjs_dir/node_modules/@tensorflow/tfjs-layers/package.json"; then
-    echo "install_deps: npm install ${tfjs_packages[*]} into $tfjs_dir" >&2
-    mkdir -p "$tfjs_dir"
-    npm install --prefix "$tfjs_dir" --no-audit --no-fund --loglevel=error "${tfjs_packages[@]}"
+# npm_install DIR PACKAGE VERSION PACKAGES...: installs PACKAGES into DIR
+# unless PACKAGE is there at VERSION already.
+npm_install() {
+  local dir=$1 package=$2 version=$3
+  shift 3
+  if [[ ! -f "$dir/node_modules/$package/package.json" ]] ||
+     ! grep -q "\"version\": \"$version\"" "$dir/node_modules/$package/package.json"; then
+    echo "install_deps: npm install $* into $dir" >&2
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "$@"
   fi
+}
+
+if $with_tests; then
+  deps="$(cd "$(dirname "$0")/.." && pwd)/.deps"
+  npm_install "$deps/tfjs" @tensorflow/tfjs-layers 4.22.0 "${tfjs_packages[@]}"
+  npm_install "$deps/buf" @bufbuild/buf 1.75.0 "${buf_packages[@]}"
 fi

@@ -87,13 +87,12 @@ absl::StatusOr<Pixels> ReadPixels(const InputTensor& input, const std::string* r
   }
   const size_t given = fp32 ? input.contents().fp32_contents_size() : input.contents().uint_contents_size();
   if (given != elements) {
-    return absl::InvalidArgumentError(absl::StrCat("inputs[0].contents.", field, " has ", given, " values; shape [",
-                                                   absl::StrJoin(input.shape(), ","), "] needs exactly ", elements,
-                                                   " (or send them in raw_input_contents)"));
+    return absl::InvalidArgumentError(absl::StrCat("inputs[0] holds ", given, " values; shape [",
+                                                   absl::StrJoin(input.shape(), ","), "] needs exactly ", elements));
   }
   if (fp32) {
     pixels.values.assign(input.contents().fp32_contents().begin(), input.contents().fp32_contents().end());
-    RETURN_IF_ERROR(CheckFinite(pixels.values, "inputs[0].contents.fp32_contents"));
+    RETURN_IF_ERROR(CheckFinite(pixels.values, "inputs[0]"));
     return pixels;
   }
   pixels.bytes.resize(elements);
@@ -101,7 +100,7 @@ absl::StatusOr<Pixels> ReadPixels(const InputTensor& input, const std::string* r
     const uint32_t value = input.contents().uint_contents(static_cast<int>(i));
     if (value > 255) {
       return absl::InvalidArgumentError(
-          absl::StrCat("inputs[0].contents.uint_contents element ", i, " is ", value, "; UINT8 values are 0..255"));
+          absl::StrCat("inputs[0] element ", i, " is ", value, "; UINT8 values are 0..255"));
     }
     pixels.bytes[i] = static_cast<uint8_t>(value);
   }
@@ -178,6 +177,49 @@ inference::ModelConfigResponse InferenceCore::Config() const {
 
 absl::Status InferenceCore::Infer(const inference::ModelInferRequest& request, inference::ModelInferResponse* response,
                                   int64_t* images) const {
+  const absl::Time start = absl::Now();
+  int64_t classified = 0;
+  const absl::Status status = InferUncounted(request, response, &classified);
+  const absl::Time end = absl::Now();
+  const uint64_t ns = static_cast<uint64_t>(absl::ToInt64Nanoseconds(end - start));
+  absl::MutexLock lock(&mutex_);
+  if (status.ok()) {
+    ++totals_.success;
+    totals_.success_ns += ns;
+    totals_.images += classified;
+    totals_.last_ms = static_cast<uint64_t>(absl::ToUnixMillis(end));
+  } else {
+    ++totals_.fail;
+    totals_.fail_ns += ns;
+  }
+  if (images != nullptr) *images = classified;
+  return status;
+}
+
+inference::ModelStatisticsResponse InferenceCore::Statistics(uint64_t calls, absl::Duration queue,
+                                                             absl::Duration compute) const {
+  auto set = [](inference::StatisticDuration* out, uint64_t count, uint64_t ns) {
+    out->set_count(count);
+    out->set_ns(ns);
+  };
+  inference::ModelStatisticsResponse response;
+  inference::ModelStatistics* stats = response.add_model_stats();
+  stats->set_name(name_);
+  stats->set_version(kInferenceModelVersion);
+  absl::MutexLock lock(&mutex_);
+  stats->set_last_inference(totals_.last_ms);
+  stats->set_inference_count(totals_.images);
+  stats->set_execution_count(totals_.success);
+  inference::InferStatistics* infer = stats->mutable_inference_stats();
+  set(infer->mutable_success(), totals_.success, totals_.success_ns);
+  set(infer->mutable_fail(), totals_.fail, totals_.fail_ns);
+  set(infer->mutable_queue(), calls, static_cast<uint64_t>(absl::ToInt64Nanoseconds(queue)));
+  set(infer->mutable_compute_infer(), calls, static_cast<uint64_t>(absl::ToInt64Nanoseconds(compute)));
+  return response;
+}
+
+absl::Status InferenceCore::InferUncounted(const inference::ModelInferRequest& request,
+                                           inference::ModelInferResponse* response, int64_t* images) const {
   RETURN_IF_ERROR(FindModel(request.model_name(), request.model_version()));
   if (!request.parameters().empty()) {
     return absl::InvalidArgumentError(
@@ -297,7 +339,7 @@ absl::Status InferenceCore::Infer(const inference::ModelInferRequest& request, i
       }
     }
   }
-  if (images != nullptr) *images = count;
+  *images = count;
   return absl::OkStatus();
 }
 

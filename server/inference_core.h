@@ -19,6 +19,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/image_classifier.h"
 #include "inference/grpc_service.pb.h"
 #include "server/request_validation.h"
@@ -51,13 +53,27 @@ class InferenceCore {
 
   const std::string& name() const { return name_; }
 
+  // Triton's cumulative statistics: Infer()'s successes and failures from
+  // both bindings, with the classifier's `queue` and `compute` totals over
+  // its `calls` (every API's). Thread-safe.
+  inference::ModelStatisticsResponse Statistics(uint64_t calls, absl::Duration queue, absl::Duration compute) const;
+
  private:
+  absl::Status InferUncounted(const inference::ModelInferRequest& request, inference::ModelInferResponse* response,
+                              int64_t* images) const;
+
   const ImageClassifier& classifier_;
   std::string name_;
   std::string input_name_;
   std::string output_name_;
   std::vector<std::string> class_names_;
   ServiceLimits limits_;
+
+  struct Totals {
+    uint64_t success = 0, success_ns = 0, fail = 0, fail_ns = 0, images = 0, last_ms = 0;
+  };
+  mutable absl::Mutex mutex_;
+  mutable Totals totals_ ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace resnet8

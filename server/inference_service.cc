@@ -10,13 +10,6 @@ namespace {
 
 const grpc::Status kNotReady(grpc::StatusCode::UNAVAILABLE, "the server is not ready (starting up or shutting down)");
 
-uint64_t Nanoseconds(absl::Duration duration) { return static_cast<uint64_t>(absl::ToInt64Nanoseconds(duration)); }
-
-void SetDuration(inference::StatisticDuration* out, uint64_t count, uint64_t ns) {
-  out->set_count(count);
-  out->set_ns(ns);
-}
-
 }  // namespace
 
 InferenceService::InferenceService(const InferenceCore& core, std::string auth_token, ServiceMetrics* metrics)
@@ -100,23 +93,8 @@ grpc::Status InferenceService::ModelInfer(grpc::ServerContext* context, const in
   return Counted("ModelInfer", [&] {
     if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
     if (!ready_.load()) return kNotReady;
-    const absl::Time start = absl::Now();
     int64_t images = 0;
-    const absl::Status status = core_.Infer(*request, response, &images);
-    const uint64_t ns = Nanoseconds(absl::Now() - start);
-    {
-      absl::MutexLock lock(&mutex_);
-      if (status.ok()) {
-        ++totals_.success;
-        totals_.success_ns += ns;
-        totals_.images += images;
-        totals_.last_ms = static_cast<uint64_t>(absl::ToUnixMillis(absl::Now()));
-      } else {
-        ++totals_.fail;
-        totals_.fail_ns += ns;
-      }
-    }
-    if (!status.ok()) return ToGrpcStatus(status);
+    if (absl::Status status = core_.Infer(*request, response, &images); !status.ok()) return ToGrpcStatus(status);
     metrics_->RecordBatch("ModelInfer", images);
     return grpc::Status::OK;
   });
@@ -133,20 +111,9 @@ grpc::Status InferenceService::ModelStatistics(grpc::ServerContext* context,
         return ToGrpcStatus(found);
       }
     }
-    inference::ModelStatistics* stats = response->add_model_stats();
-    stats->set_name(core_.name());
-    stats->set_version(kInferenceModelVersion);
-    absl::MutexLock lock(&mutex_);
-    stats->set_last_inference(totals_.last_ms);
-    stats->set_inference_count(totals_.images);
-    stats->set_execution_count(totals_.success);
-    inference::InferStatistics* infer = stats->mutable_inference_stats();
-    SetDuration(infer->mutable_success(), totals_.success, totals_.success_ns);
-    SetDuration(infer->mutable_fail(), totals_.fail, totals_.fail_ns);
     // The classifier's queue and compute times cover every API's calls.
     const ServiceMetrics::InferenceTotals inferences = metrics_->Inferences();
-    SetDuration(infer->mutable_queue(), inferences.calls, Nanoseconds(inferences.queue));
-    SetDuration(infer->mutable_compute_infer(), inferences.calls, Nanoseconds(inferences.compute));
+    *response = core_.Statistics(inferences.calls, inferences.queue, inferences.compute);
     return grpc::Status::OK;
   });
 }

@@ -2,8 +2,7 @@
 // proto/inference/grpc_service.proto), served beside resnet8.v1.Evaluator on
 // the same port. It moves messages between the transport and InferenceCore,
 // maps statuses in one place (common/grpc_status.h), checks the bearer
-// token, counts calls in the service metrics with their method, and keeps
-// Triton's cumulative model statistics.
+// token, and counts calls in the service metrics with their method.
 //
 // ServerLive, ServerReady and ModelReady are probes: open without a token,
 // as the gRPC health service is. Ready follows the server's readiness (the
@@ -14,7 +13,6 @@
 #include <atomic>
 #include <string>
 
-#include "absl/synchronization/mutex.h"
 #include "inference/grpc_service.grpc.pb.h"
 #include "server/bearer_token.h"
 #include "server/inference_core.h"
@@ -55,13 +53,6 @@ class InferenceService final : public inference::GRPCInferenceService::Service {
   const BearerToken token_;
   ServiceMetrics* const metrics_;
   std::atomic<bool> ready_{false};
-
-  // ModelInfer's totals for ModelStatistics.
-  struct Totals {
-    uint64_t success = 0, success_ns = 0, fail = 0, fail_ns = 0, images = 0, last_ms = 0;
-  };
-  absl::Mutex mutex_;
-  Totals totals_ ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace resnet8

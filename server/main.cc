@@ -46,6 +46,9 @@ ABSL_FLAG(std::string, auth_token_file, "",
           "health checks and the inference protocol's live/ready probes stay open");
 ABSL_FLAG(std::string, metrics_address, "",
           "HOST:PORT for Prometheus metrics over HTTP (GET /metrics); off when empty; port 0 picks a free one");
+ABSL_FLAG(std::string, http_address, "",
+          "HOST:PORT for the Open Inference Protocol's HTTP/REST binding (/v2/...); off when empty; over TLS "
+          "with the TLS flags; port 0 picks a free one");
 ABSL_FLAG(std::string, model_name, "resnet8",
           "the model's name in the Open Inference Protocol (KServe v2): ModelInfer, ModelMetadata, ...");
 ABSL_FLAG(std::string, input_scale, "1",
@@ -135,6 +138,10 @@ absl::Status Serve(const std::string& model_path, const ServerOptions& options, 
   ASSIGN_OR_RETURN(std::unique_ptr<EvaluatorServer> server,
                    EvaluatorServer::Start(options, *classifier, DescribeModel(model, optimize), &metrics));
   if (!options.metrics_address.empty()) LOG(INFO) << "metrics on http://" << server->metrics_address() << "/metrics";
+  if (!options.http_address.empty()) {
+    LOG(INFO) << "http on " << (options.tls_certificate_chain.empty() ? "http://" : "https://")
+              << server->http_address();
+  }
   ASSIGN_OR_RETURN(SelfCheckResult check, RunSelfCheck(model.keras, *classifier));
   server->SetSelfCheck(Outcome(check));
   if (!check.passed) {
@@ -188,6 +195,7 @@ int main(int argc, char** argv) {
   options.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   options.model_name = absl::GetFlag(FLAGS_model_name);
+  options.http_address = absl::GetFlag(FLAGS_http_address);
   if (absl::Status status = resnet8::ReadSecurityFiles(&options); !status.ok()) {
     std::cerr << "resnet8_server: " << status.message() << "\n";
     return 1;

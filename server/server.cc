@@ -64,6 +64,21 @@ absl::StatusOr<std::unique_ptr<EvaluatorServer>> EvaluatorServer::Start(const Se
     server->metrics_http_ = std::move(*http);
   }
 
+  if (!options.http_address.empty()) {
+    InferenceHttpOptions http;
+    http.address = options.http_address;
+    http.tls_certificate_chain = options.tls_certificate_chain;
+    http.tls_private_key = options.tls_private_key;
+    http.auth_token = options.auth_token;
+    // JSON spends up to about 8 bytes on a pixel value ("127.125,").
+    http.max_body_bytes = 8 * MaxRequestBytes(options.limits);
+    EvaluatorServer* self = server.get();
+    absl::StatusOr<std::unique_ptr<InferenceHttpServer>> started = InferenceHttpServer::Start(
+        http, server->inference_core_, [self] { return self->serving_.load(); }, server->metrics_);
+    if (!started.ok()) return started.status();
+    server->inference_http_ = std::move(*started);
+  }
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -91,6 +106,7 @@ absl::StatusOr<std::unique_ptr<EvaluatorServer>> EvaluatorServer::Start(const Se
 EvaluatorServer::~EvaluatorServer() { Shutdown(); }
 
 void EvaluatorServer::SetServing(bool serving) {
+  serving_.store(serving);
   service_.SetReady(serving);
   inference_service_.SetReady(serving);
   metrics_->SetServing(serving);
@@ -107,6 +123,7 @@ void EvaluatorServer::Shutdown() {
     server_->Shutdown(std::chrono::system_clock::now() +
                       std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.shutdown_grace)));
     server_->Wait();
+    inference_http_.reset();  // lets requests in progress finish
   });
 }
 

@@ -18,6 +18,7 @@
 
 #include <grpcpp/server.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -30,6 +31,7 @@
 #include "server/evaluator_core.h"
 #include "server/evaluator_service.h"
 #include "server/inference_core.h"
+#include "server/inference_http.h"
 #include "server/inference_service.h"
 #include "server/metrics_http.h"
 #include "server/service_metrics.h"
@@ -56,6 +58,9 @@ struct ServerOptions {
   std::string metrics_address;
   // The model's name in the Open Inference Protocol (inference_service.h).
   std::string model_name = "resnet8";
+  // HOST:PORT of the protocol's HTTP/REST binding (inference_http.h), over
+  // TLS when the gRPC port is; empty means none. Port 0 picks a free port.
+  std::string http_address;
 };
 
 // INVALID_ARGUMENT naming the field if an option is out of range.
@@ -79,6 +84,8 @@ class EvaluatorServer {
   const std::string& address() const { return address_; }
   // Where GET /metrics answers, "" without ServerOptions::metrics_address.
   std::string metrics_address() const { return metrics_http_ ? metrics_http_->address() : ""; }
+  // Where the REST binding answers, "" without ServerOptions::http_address.
+  std::string http_address() const { return inference_http_ ? inference_http_->address() : ""; }
 
   // Records the startup self-check for GetModelInfo. Thread-safe.
   void SetSelfCheck(SelfCheckOutcome self_check) { service_.SetSelfCheck(std::move(self_check)); }
@@ -102,6 +109,8 @@ class EvaluatorServer {
   InferenceService inference_service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;
+  std::unique_ptr<InferenceHttpServer> inference_http_;
+  std::atomic<bool> serving_{false};
   int port_ = 0;
   std::string address_;
   std::once_flag shutdown_once_;

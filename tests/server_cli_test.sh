@@ -118,8 +118,19 @@ stop
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
   -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$work/server.key" -out "$work/server.crt" 2>/dev/null
 echo "cli-test-token" > "$work/token"
-serve --tls_cert_file="$work/server.crt" --tls_key_file="$work/server.key" --auth_token_file="$work/token"
+serve --tls_cert_file="$work/server.crt" --tls_key_file="$work/server.key" --auth_token_file="$work/token" \
+  --http_address=127.0.0.1:0
 tls=(--tls_ca_file="$work/server.crt")
+# The inference protocol's REST binding is HTTPS with the same certificate and token.
+https=$(sed -n 's|.*http on https://||p' "$server_log")
+[[ -n "$https" ]] || fail "no 'http on https://' line"
+rest=(curl -s --cacert "$work/server.crt" -o "$work/rest.json" -w "%{http_code}")
+[[ "$("${rest[@]}" "https://$https/v2/health/ready")" == 200 ]] || fail "REST ready over TLS without a token"
+[[ "$("${rest[@]}" "https://$https/v2/models/resnet8")" == 401 ]] || fail "REST metadata without the token"
+[[ "$("${rest[@]}" -H "Authorization: Bearer $(cat "$work/token")" "https://$https/v2/models/resnet8")" == 200 ]] \
+  || fail "REST metadata over TLS with the token: $(cat "$work/rest.json")"
+grep -q '"platform":"pytorch_libtorch"' "$work/rest.json" || fail "REST metadata: $(cat "$work/rest.json")"
+curl -s "http://$https/v2/health/ready" > /dev/null && fail "plain HTTP answered on the TLS port"
 [[ "$(client health "${tls[@]}")" == "SERVING" ]] || fail "health over TLS without a token"
 expect_error "requires a token" client info "${tls[@]}"
 echo "wrong-token" > "$work/wrong"
