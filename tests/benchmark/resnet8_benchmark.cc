@@ -13,6 +13,8 @@
 // (e) server start to SERVING
 // (f) the server's peak RSS (VmHWM) after a full evaluation
 // (g) 8 concurrent clients sending single-image Classify calls
+// (h) the Open Inference Protocol's ModelInfer at concurrency 1..16, one
+//     image per request, perf_analyzer-style (infer_load.h)
 // --sweep adds throughput over batch size x threads x folding x memory format.
 #include <ATen/Parallel.h>
 #include <arpa/inet.h>
@@ -44,6 +46,7 @@
 #include "server/torch/model_loader.h"
 #include "server/torch/torch_classifier.h"
 #include "server/torch/torchscript_builder.h"
+#include "tests/benchmark/infer_load.h"
 #include "tests/program_runner.h"
 
 ABSL_FLAG(std::string, model, "../shared/models/pretrainedResnet.h5", "Keras .h5 model");
@@ -355,6 +358,7 @@ int Run(const std::string& self) {
   const auto [p50_1, p99_1] = LatencyMs(client, all, 1, 500);
   const auto [p50_32, p99_32] = LatencyMs(client, all, 32, 200);
   const auto [concurrent_rate, concurrent_p50] = ConcurrentSingles(server.address, all, 8, 150);
+  const std::vector<InferLoadLevel> load = MeasureInferLoad(server.address, "resnet8", all, {1, 2, 4, 8, 16}, 5.0);
   server.process->Signal(SIGTERM);
   const bool server_stopped_cleanly = server.process->Wait(absl::Seconds(30)).ExitedWith(0);
   if (!server_stopped_cleanly) std::cerr << "the server did not exit 0 after SIGTERM\n";
@@ -388,14 +392,32 @@ int Run(const std::string& self) {
       {"one_p50", p50_1}, {"one_p99", p99_1}, {"thirty_two_p50", p50_32}, {"thirty_two_p99", p99_32}};
   json["g_concurrent_single_classify"] = {
       {"clients", 8}, {"images_per_second", concurrent_rate}, {"p50_ms", concurrent_p50}};
+  std::cout << "(h) ModelInfer (Open Inference Protocol), 1 image per request, 5 s per level:\n"
+            << "    concurrency  infer/s   p50 ms   p90 ms   p99 ms   server queue ms  compute ms  errors\n";
+  for (const InferLoadLevel& level : load) {
+    std::cout << absl::StrFormat("    %11d %8.0f %8.2f %8.2f %8.2f %17.2f %11.2f %7d\n", level.concurrency,
+                                 level.inferences_per_second, level.p50_ms, level.p90_ms, level.p99_ms, level.queue_ms,
+                                 level.compute_ms, level.errors);
+    json["h_model_infer_load"].push_back({{"concurrency", level.concurrency},
+                                          {"inferences_per_second", level.inferences_per_second},
+                                          {"p50_ms", level.p50_ms},
+                                          {"p90_ms", level.p90_ms},
+                                          {"p99_ms", level.p99_ms},
+                                          {"server_queue_ms", level.queue_ms},
+                                          {"server_compute_ms", level.compute_ms},
+                                          {"errors", level.errors}});
+  }
   json["e_start_to_serving_seconds"] = server.start_to_serving;
   json["f_server_peak_rss_mb"] = rss;
   json["flops_per_image"] = kFlopsPerImage;
   json["peak_gflops"] = peak_gflops;
   if (const std::string path = absl::GetFlag(FLAGS_json); !path.empty()) std::ofstream(path) << json.dump(2) << "\n";
   const bool all_correct = correct_a == 8719 && correct_b == 8719 && wire->metrics.correct() == 8719;
+  int64_t load_errors = 0;
+  for (const InferLoadLevel& level : load) load_errors += level.errors;
+  if (load_errors > 0) std::cerr << load_errors << " ModelInfer calls failed under load\n";
   if (!all_correct) std::cerr << "a measured path lost accuracy\n";
-  return all_correct && server_stopped_cleanly ? 0 : 1;
+  return all_correct && server_stopped_cleanly && load_errors == 0 ? 0 : 1;
 }
 
 }  // namespace
