@@ -8,6 +8,7 @@
 #ifndef RESNET8_TESTS_FAKE_CLASSIFIER_H_
 #define RESNET8_TESTS_FAKE_CLASSIFIER_H_
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <string>
@@ -33,14 +34,17 @@ class FirstByteClassifier final : public ImageClassifier {
 
   int num_classes() const override { return kClasses; }
   absl::Status Classify(const ImageBatchView& batch, absl::Span<float> probabilities) const override {
-    if (batch.pixels.size() != static_cast<size_t>(batch.count * kImageBytes) ||
+    const bool floats = !batch.values.empty();
+    const size_t values = floats ? batch.values.size() : batch.pixels.size();
+    if (values != static_cast<size_t>(batch.count * kImageBytes) || (floats && !batch.pixels.empty()) ||
         probabilities.size() != static_cast<size_t>(batch.count * kClasses)) {
       std::abort();
     }
     calls_.fetch_add(1);
     if (const absl::Duration pause = delay(); pause > absl::ZeroDuration()) absl::SleepFor(pause);
     for (int64_t i = 0; i < batch.count; ++i) {
-      const uint8_t first = batch.pixels[i * kImageBytes];
+      const uint8_t first = floats ? static_cast<uint8_t>(std::clamp(batch.values[i * kImageBytes], 0.0f, 255.0f))
+                                   : batch.pixels[i * kImageBytes];
       if (first == 255) return absl::InternalError("fake classifier failure");
       for (int c = 0; c < kClasses; ++c) probabilities[i * kClasses + c] = c == first % kClasses ? kHot : kCold;
     }

@@ -4,9 +4,9 @@
 // sanitizer report, or a call that succeeds with answers that do not fit the
 // request is a bug.
 //
-// Input: the first byte picks the call (even: Classify, odd: a stream of
-// EvaluateDataset batches); the rest is split at 0xFF 0xFE 0xFD into
-// serialized request messages.
+// Input: the first byte picks the call (modulo 3: Classify, a stream of
+// EvaluateDataset batches, or the Open Inference Protocol's ModelInfer); the
+// rest is split at 0xFF 0xFE 0xFD into serialized request messages.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/stubs/logging.h"
 #include "server/evaluator_core.h"
+#include "server/inference_core.h"
 #include "server/request_validation.h"
 #include "tests/fake_classifier.h"
 
@@ -48,6 +50,16 @@ const EvaluatorCore& Core() {
   return *core;
 }
 
+const InferenceCore& Inference() {
+  static const FirstByteClassifier* classifier = new FirstByteClassifier;
+  static const InferenceCore* core = [] {
+    ServiceLimits limits;
+    limits.max_batch_images = 64;
+    return new InferenceCore(*classifier, FakeServedModel(), "resnet8", limits);
+  }();
+  return *core;
+}
+
 // Parses as the service does; a failure must be INVALID_ARGUMENT.
 bool Parsed(const std::string& bytes, google::protobuf::MessageLite& request) {
   google::protobuf::io::ArrayInputStream input(bytes.data(), static_cast<int>(bytes.size()));
@@ -59,12 +71,33 @@ bool Parsed(const std::string& bytes, google::protobuf::MessageLite& request) {
 }  // namespace
 }  // namespace resnet8
 
+// Protobuf logs every string field that is not UTF-8; random bytes make
+// thousands of such lines a second, which would slow the fuzzer.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  google::protobuf::SetLogHandler(nullptr);
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace resnet8;
   if (size == 0) return 0;
-  const bool evaluate = data[0] % 2 == 1;
+  const int call = data[0] % 3;
   const std::vector<std::string> messages = SplitMessages(data + 1, size - 1);
-  if (!evaluate) {
+  if (call == 2) {
+    for (const std::string& bytes : messages) {
+      inference::ModelInferRequest request;
+      if (!request.ParseFromString(bytes)) continue;  // gRPC's generated handler refuses these
+      inference::ModelInferResponse response;
+      int64_t images = 0;
+      const absl::Status status = Inference().Infer(request, &response, &images);
+      if (!status.ok()) continue;
+      // An answer holds every image asked for: shape [N, ...] on every output.
+      Check(request.inputs_size() == 1 && images == request.inputs(0).shape(0));
+      for (const auto& output : response.outputs()) Check(output.shape(0) == images);
+    }
+    return 0;
+  }
+  if (call == 0) {
     for (const std::string& bytes : messages) {
       v1::ClassifyRequest request;
       if (!Parsed(bytes, request)) continue;
