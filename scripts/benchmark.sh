@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds, then measures the service's speed (see BENCHMARKS.md for what each
-# row means). Writes the results to build/benchmark.json as well.
+# Installs the peer (ONNX Runtime) and builds, then measures the service's
+# speed beside it (see BENCHMARKS.md for what each row means). Writes the
+# results to build/benchmark.json as well.
 #   scripts/benchmark.sh            # the comparison table and ablation
 #   scripts/benchmark.sh --sweep    # plus batch size x threads x memory format
 set -euo pipefail
@@ -8,5 +9,13 @@ cd "$(dirname "$0")/.."
 MODEL=${MODEL:-../shared/models/pretrainedResnet.h5}
 DATA=${DATA:-../shared/data/cifar-10-batches-bin}
 mkdir -p build
+scripts/install_deps.sh --bench > build/install.log 2>&1 || { tail -30 build/install.log >&2; exit 1; }
 scripts/build.sh --test > build/build.log 2>&1 || { tail -30 build/build.log >&2; exit 1; }
-build/bin/resnet8_benchmark --model="$MODEL" --data="$DATA" --json=build/benchmark.json "$@"
+# The peer: ONNX Runtime on the same model (exported from the converter's
+# TorchScript file) and the same images, measured first in this same run.
+build/bin/resnet8_convert --model="$MODEL" --output=build/peer.ts --format=torchscript > /dev/null
+/usr/bin/python3 tests/benchmark/export_onnx.py build/peer.ts build/peer.onnx 2> /dev/null
+mkdir -p build/peer && ln -sfn "$PWD/.deps/ort/node_modules" build/peer/node_modules
+cp tests/benchmark/ort_peer.mjs build/peer/  # node resolves imports beside the script
+node build/peer/ort_peer.mjs build/peer.onnx "$DATA/test_batch.bin" 500 "$(nproc)" 3 > build/peer.json
+build/bin/resnet8_benchmark --model="$MODEL" --data="$DATA" --json=build/benchmark.json --peer_json=build/peer.json "$@"

@@ -43,12 +43,18 @@ tfjs_packages=(@tensorflow/tfjs-core@4.22.0 @tensorflow/tfjs-layers@4.22.0 @tens
 # curl): tests/inference_protocol_test.sh calls the server with it, into .deps/buf.
 buf_packages=(@bufbuild/buf@1.75.0)
 
+# ONNX Runtime, the speed peer of scripts/benchmark.sh (not used by any test),
+# into .deps/ort; ONNXRUNTIME_NODE_INSTALL=skip keeps its installer from
+# downloading GPU libraries: the package carries the CPU build.
+ort_packages=(onnxruntime-node@1.30.0)
+
 packages=("${run_packages[@]}")
-with_tests=false
+with_tests=false with_peer=false
 case "${1:-}" in
   --test) packages+=("${test_packages[@]}"); with_tests=true ;;
+  --bench) packages+=("${test_packages[@]}"); with_tests=true with_peer=true ;;
   "") ;;
-  *) echo "usage: $0 [--test]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--test | --bench]" >&2; exit 2 ;;
 esac
 # Node.js runs tfjs-layers; a machine that has it (from any source) keeps it.
 if $with_tests && ! command -v node > /dev/null; then packages+=(nodejs npm); fi
@@ -86,4 +92,8 @@ if $with_tests; then
   deps="$(cd "$(dirname "$0")/.." && pwd)/.deps"
   npm_install "$deps/tfjs" @tensorflow/tfjs-layers 4.22.0 "${tfjs_packages[@]}"
   npm_install "$deps/buf" @bufbuild/buf 1.75.0 "${buf_packages[@]}"
+fi
+if $with_peer; then
+  export ONNXRUNTIME_NODE_INSTALL=skip
+  npm_install "$deps/ort" onnxruntime-node 1.30.0 "${ort_packages[@]}"
 fi

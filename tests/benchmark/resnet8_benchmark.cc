@@ -15,6 +15,7 @@
 // (g) 8 concurrent clients sending single-image Classify calls
 // (h) the Open Inference Protocol's ModelInfer at concurrency 1..16, one
 //     image per request, perf_analyzer-style (infer_load.h)
+// (p) with --peer_json: ONNX Runtime on the same model and images, and the ratios
 // --sweep adds throughput over batch size x threads x folding x memory format.
 #include <ATen/Parallel.h>
 #include <arpa/inet.h>
@@ -54,6 +55,8 @@ ABSL_FLAG(std::string, data, "../shared/data/cifar-10-batches-bin", "CIFAR-10 te
 ABSL_FLAG(std::string, json, "", "also write the results as JSON here");
 ABSL_FLAG(bool, sweep, false, "also sweep batch size x threads x folding x memory format");
 ABSL_FLAG(int64_t, batch_size, 500, "images per request (c) and per Classify call (a), (b)");
+ABSL_FLAG(std::string, peer_json, "",
+          "ONNX Runtime's result on the same model and data (tests/benchmark/ort_peer.mjs), shown beside ours");
 ABSL_FLAG(int, repeats, 3, "runs of each throughput measurement; the median is reported (the machine may be shared)");
 
 namespace resnet8 {
@@ -392,6 +395,22 @@ int Run(const std::string& self) {
       {"one_p50", p50_1}, {"one_p99", p99_1}, {"thirty_two_p50", p50_32}, {"thirty_two_p99", p99_32}};
   json["g_concurrent_single_classify"] = {
       {"clients", 8}, {"images_per_second", concurrent_rate}, {"p50_ms", concurrent_p50}};
+  if (const std::string path = absl::GetFlag(FLAGS_peer_json); !path.empty()) {
+    std::ifstream in(path);
+    const nlohmann::json peer = nlohmann::json::parse(in, nullptr, false);
+    if (peer.is_discarded() || !peer.contains("images_per_second")) {
+      std::cerr << "cannot read the peer's result from " << path << "\n";
+      return 1;
+    }
+    const double p = peer["images_per_second"].get<double>();
+    row(absl::StrFormat("(p) ONNX Runtime %s in process, %d threads, %d per run",
+                        peer["ort_version"].get<std::string>(), peer["threads"].get<int>(), peer["batch"].get<int>())
+            .c_str(),
+        p, peer["correct"].get<int64_t>());
+    std::cout << absl::StrFormat("    peer ratios: (b) is %.2fx of ONNX Runtime, (c) is %.2fx\n", b / p, c / p);
+    json["p_onnx_runtime_in_process"] = peer;
+    json["ratios_to_onnx_runtime"] = {{"b_in_process", b / p}, {"c_evaluate_dataset", c / p}};
+  }
   std::cout << "(h) ModelInfer (Open Inference Protocol), 1 image per request, 5 s per level:\n"
             << "    concurrency  infer/s   p50 ms   p90 ms   p99 ms   server queue ms  compute ms  errors\n";
   for (const InferLoadLevel& level : load) {
