@@ -19,6 +19,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "server/torch/model_export.h"
 #include "server/torch/model_loader.h"
@@ -42,18 +44,21 @@ absl::Status Convert(const std::string& model_path, const std::string& output_pa
   }
   ASSIGN_OR_RETURN(InputTransform transform,
                    ParseInputTransformFlags(absl::GetFlag(FLAGS_input_scale), absl::GetFlag(FLAGS_input_offset)));
-  ASSIGN_OR_RETURN(ConvertedModel model, ConvertKerasFile(model_path, transform));
-  ASSIGN_OR_RETURN(ModuleCheck check, CheckModuleAgainstReference(model.keras, model.module));
+  const absl::Time start = absl::Now();
+  ASSIGN_OR_RETURN(LoadedModel model, LoadKerasFile(model_path, transform));
+  ASSIGN_OR_RETURN(torch::jit::Module module, BuildConvertedModule(model));
+  const absl::Duration converted = absl::Now() - start;
+  ASSIGN_OR_RETURN(ModuleCheck check, CheckModuleAgainstReference(model.keras, module));
   if (!check.passed) {
     return absl::InternalError(
         absl::StrCat(model_path, ": converted model disagrees with the Keras reference: ", check.detail));
   }
   std::string wrote;
   if (format == "state_dict") {
-    RETURN_IF_ERROR(WriteStateDict(model.module, output_path));
-    wrote = absl::StrCat(StateDictEntries(model.module).size(), " tensors");
+    RETURN_IF_ERROR(WriteStateDict(module, output_path));
+    wrote = absl::StrCat(StateDictEntries(module).size(), " tensors");
   } else {
-    RETURN_IF_ERROR(WriteTorchScript(model.module, output_path));
+    RETURN_IF_ERROR(WriteTorchScript(module, output_path));
     wrote = "TorchScript module";
   }
   const Shape& output = model.keras.OutputShape();
@@ -67,7 +72,7 @@ absl::Status Convert(const std::string& model_path, const std::string& output_pa
             << (model.keras.Outputs() == OutputKind::kProbabilities ? "probabilities (softmax)" : "logits") << "\n"
             << "parameters: " << model.keras.ParameterCount() << " stored values\n"
             << "check:      " << check.detail << "\n"
-            << "converted:  " << absl::StrFormat("%.3f s", model.convert_seconds) << "\n"
+            << "converted:  " << absl::StrFormat("%.3f s", absl::ToDoubleSeconds(converted)) << "\n"
             << "wrote:      " << output_path << " (" << wrote << ")\n";
   return absl::OkStatus();
 }

@@ -67,7 +67,7 @@ SelfCheckOutcome Outcome(const SelfCheckResult& check) {
   return {check.passed, check.images, check.max_abs_difference, check.detail};
 }
 
-ServedModel DescribeModel(const ConvertedModel& model, bool optimized) {
+ServedModel DescribeModel(const LoadedModel& model, bool optimized, double convert_seconds) {
   ServedModel served;
   served.file = model.path.substr(model.path.rfind('/') + 1);
   served.sha256 = model.sha256;
@@ -90,7 +90,7 @@ ServedModel DescribeModel(const ConvertedModel& model, bool optimized) {
   served.input_offset = transform.offset;
   served.runtime = absl::StrCat("LibTorch ", TORCH_VERSION, " (CPU, ",
                                 optimized ? "optimized: BatchNorm folded, channels-last" : "as converted", ")");
-  served.convert_seconds = model.convert_seconds;
+  served.convert_seconds = convert_seconds;
   served.input_name = model.keras.input_layer;
   served.output_name = model.keras.output_layer;
   return served;
@@ -122,21 +122,25 @@ absl::Status Serve(const std::string& model_path, const ServerOptions& options, 
                    bool optimize, const sigset_t& stop_signals) {
   ASSIGN_OR_RETURN(InputTransform transform,
                    ParseInputTransformFlags(absl::GetFlag(FLAGS_input_scale), absl::GetFlag(FLAGS_input_offset)));
-  ASSIGN_OR_RETURN(ConvertedModel model, ConvertKerasFile(model_path, transform));
-  LOG(INFO) << "converted " << model_path << " in " << model.convert_seconds << " s: " << model.keras.Summary()
-            << "; outputs " << (model.keras.Outputs() == OutputKind::kLogits ? "logits" : "probabilities") << "; input "
-            << transform.ToString() << "; sha256 " << model.sha256;
+  const absl::Time start = absl::Now();
+  ASSIGN_OR_RETURN(LoadedModel model, LoadKerasFile(model_path, transform));
   ServiceMetrics metrics;
   TorchClassifierOptions timed = inference;
   timed.on_timing = [&metrics](absl::Duration queue, absl::Duration compute) {
     metrics.RecordInference(queue, compute);
   };
   ASSIGN_OR_RETURN(std::unique_ptr<TorchClassifier> classifier, MakeServedClassifier(model, optimize, timed));
+  // Reading, validating and building the served module: the conversion.
+  const double convert_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  LOG(INFO) << "converted " << model_path << " in " << convert_seconds << " s: " << model.keras.Summary()
+            << "; outputs " << (model.keras.Outputs() == OutputKind::kLogits ? "logits" : "probabilities") << "; input "
+            << transform.ToString() << "; sha256 " << model.sha256;
 
   // Listen first (health NOT_SERVING), so probes see the startup; serve only
   // after the self-check passes.
-  ASSIGN_OR_RETURN(std::unique_ptr<EvaluatorServer> server,
-                   EvaluatorServer::Start(options, *classifier, DescribeModel(model, optimize), &metrics));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<EvaluatorServer> server,
+      EvaluatorServer::Start(options, *classifier, DescribeModel(model, optimize, convert_seconds), &metrics));
   if (!options.metrics_address.empty()) LOG(INFO) << "metrics on http://" << server->metrics_address() << "/metrics";
   if (!options.http_address.empty()) {
     LOG(INFO) << "http on " << (options.tls_certificate_chain.empty() ? "http://" : "https://")

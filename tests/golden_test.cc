@@ -50,7 +50,7 @@ std::vector<GoldenRow> ReadGolden(const std::string& path = testing::SharedGolde
 class GoldenTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(model_, ConvertKerasFile(testing::SharedModelPath(), {}));
+    ASSERT_OK_AND_ASSIGN(model_, LoadKerasFile(testing::SharedModelPath(), {}));
     ASSERT_OK_AND_ASSIGN(classifier_, MakeServedClassifier(model_, /*optimized=*/GetParam()));
     ASSERT_OK_AND_ASSIGN(data_, ReadCifar10(testing::SharedDataDir()));
   }
@@ -62,7 +62,7 @@ class GoldenTest : public ::testing::TestWithParam<bool> {
     return probabilities;
   }
 
-  ConvertedModel model_;
+  LoadedModel model_;
   std::unique_ptr<TorchClassifier> classifier_;
   CifarDataset data_;
 };
@@ -120,8 +120,8 @@ TEST(Keras3Golden, TorchScriptModuleAndServedClassifierReproduceKeras) {
   ASSERT_EQ(golden.size(), 500u);
   InputTransform scaled;
   scaled.scale = {1.0f / 255};
-  ASSERT_OK_AND_ASSIGN(ConvertedModel model,
-                       ConvertKerasFile(testing::SharedDir() + "/models/keras3_cifar10_cnn.h5", scaled));
+  ASSERT_OK_AND_ASSIGN(LoadedModel model,
+                       LoadKerasFile(testing::SharedDir() + "/models/keras3_cifar10_cnn.h5", scaled));
   ASSERT_OK_AND_ASSIGN(CifarDataset data, ReadCifar10(testing::SharedDataDir()));
   std::vector<int64_t> indices;
   for (const GoldenRow& row : golden) indices.push_back(row.index);
@@ -130,7 +130,8 @@ TEST(Keras3Golden, TorchScriptModuleAndServedClassifierReproduceKeras) {
   // The module as written by --format=torchscript: raw pixels in, logits out.
   torch::Tensor pixels =
       torch::from_blob(const_cast<uint8_t*>(images.pixels.data()), {500, 3, 32, 32}, torch::kUInt8).to(torch::kFloat32);
-  torch::Tensor logits = model.module.forward({pixels}).toTensor().to(torch::kFloat64).contiguous();
+  ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildConvertedModule(model));
+  torch::Tensor logits = module.forward({pixels}).toTensor().to(torch::kFloat64).contiguous();
   double max_error = 0;
   int correct = 0;
   std::vector<double> golden_logits;

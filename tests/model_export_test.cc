@@ -12,9 +12,11 @@ namespace resnet8 {
 namespace {
 
 torch::jit::Module SharedModule() {
-  absl::StatusOr<ConvertedModel> model = ConvertKerasFile(testing::SharedModelPath(), {});
+  absl::StatusOr<LoadedModel> model = LoadKerasFile(testing::SharedModelPath(), {});
   EXPECT_TRUE(model.ok()) << model.status();
-  return model->module;
+  absl::StatusOr<torch::jit::Module> module = BuildConvertedModule(*model);
+  EXPECT_TRUE(module.ok()) << module.status();
+  return *module;
 }
 
 TEST(StateDict, WritesKerasNamedTensorsInPyTorchLayouts) {

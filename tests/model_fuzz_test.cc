@@ -20,7 +20,6 @@
 #include "server/keras/model.h"
 #include "server/keras/self_check.h"
 #include "server/torch/model_loader.h"
-#include "server/torch/torchscript_builder.h"
 #include "tests/program_runner.h"
 #include "tests/test_support.h"
 
@@ -66,12 +65,9 @@ absl::StatusOr<Outcome> Load(const std::string& path) {
   if (!file.ok()) return file.status();
   absl::StatusOr<KerasModel> model = BuildKerasModel(*file, path);
   if (!model.ok()) return model.status();
-  absl::StatusOr<torch::jit::Module> module = BuildTorchModule(*model, {}, path);
-  if (!module.ok()) return module.status();
-  ConvertedModel converted;
+  LoadedModel converted;
   converted.path = path;
   converted.keras = *model;
-  converted.module = *module;
   absl::StatusOr<std::unique_ptr<TorchClassifier>> classifier = MakeServedClassifier(converted, true);
   if (!classifier.ok()) return classifier.status();
   absl::StatusOr<SelfCheckResult> check = RunSelfCheck(*model, **classifier);

@@ -17,9 +17,9 @@ namespace {
 class ServiceE2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto model = ConvertKerasFile(testing::SharedModelPath(), {});
+    auto model = LoadKerasFile(testing::SharedModelPath(), {});
     ASSERT_TRUE(model.ok()) << model.status();
-    model_ = new ConvertedModel(std::move(*model));
+    model_ = new LoadedModel(std::move(*model));
     auto classifier = MakeServedClassifier(*model_, /*optimized=*/true);
     ASSERT_TRUE(classifier.ok());
     classifier_ = classifier->release();
@@ -45,13 +45,13 @@ class ServiceE2eTest : public ::testing::Test {
 
   EvaluatorClient Client() { return EvaluatorClient(EvaluatorClient::Connect(server_->address())); }
 
-  static ConvertedModel* model_;
+  static LoadedModel* model_;
   static TorchClassifier* classifier_;
   static CifarDataset* data_;
   static EvaluatorServer* server_;
 };
 
-ConvertedModel* ServiceE2eTest::model_ = nullptr;
+LoadedModel* ServiceE2eTest::model_ = nullptr;
 TorchClassifier* ServiceE2eTest::classifier_ = nullptr;
 CifarDataset* ServiceE2eTest::data_ = nullptr;
 EvaluatorServer* ServiceE2eTest::server_ = nullptr;

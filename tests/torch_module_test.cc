@@ -117,7 +117,7 @@ TEST(SelfCheck, FailsWhenPaddingIsSymmetric) {
 }
 
 TEST(SelfCheck, PassesForTheSharedModelOnBothServedPaths) {
-  ASSERT_OK_AND_ASSIGN(ConvertedModel model, ConvertKerasFile(testing::SharedModelPath(), {}));
+  ASSERT_OK_AND_ASSIGN(LoadedModel model, LoadKerasFile(testing::SharedModelPath(), {}));
   for (bool optimized : {false, true}) {
     ASSERT_OK_AND_ASSIGN(auto classifier, MakeServedClassifier(model, optimized));
     ASSERT_OK_AND_ASSIGN(SelfCheckResult check, RunSelfCheck(model.keras, *classifier));
@@ -130,7 +130,7 @@ TEST(SelfCheck, PassesForTheSharedModelOnBothServedPaths) {
 // numbers give exactly what the same bytes give, alone and when a float and a
 // byte request share one forward pass.
 TEST(ServedClassifier, FloatPixelValuesGiveWhatTheSameBytesGive) {
-  ASSERT_OK_AND_ASSIGN(ConvertedModel model, ConvertKerasFile(testing::SharedModelPath(), {}));
+  ASSERT_OK_AND_ASSIGN(LoadedModel model, LoadKerasFile(testing::SharedModelPath(), {}));
   TorchClassifierOptions options;
   options.batching_delay = absl::Milliseconds(500);  // the two calls below share a pass
   ASSERT_OK_AND_ASSIGN(auto classifier, MakeServedClassifier(model, true, options));
@@ -156,11 +156,12 @@ TEST(ServedClassifier, FloatPixelValuesGiveWhatTheSameBytesGive) {
 }
 
 TEST(ServedClassifier, RefusesModelsItCannotServe) {
-  ASSERT_OK_AND_ASSIGN(ConvertedModel model, ConvertKerasFile(testing::SharedModelPath(), {}));
-  EXPECT_STATUS(TorchClassifier::Create(model.module, {64, 64, 3}, 10, {}), absl::StatusCode::kInvalidArgument,
+  ASSERT_OK_AND_ASSIGN(LoadedModel model, LoadKerasFile(testing::SharedModelPath(), {}));
+  ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildConvertedModule(model));
+  EXPECT_STATUS(TorchClassifier::Create(module, {64, 64, 3}, 10, {}), absl::StatusCode::kInvalidArgument,
                 "models of 32x32x3 images");
-  EXPECT_STATUS(ConvertKerasFile(testing::SharedModelPath(), {{1.0f, 2.0f}, {0.0f}}),
-                absl::StatusCode::kInvalidArgument, "--input_scale has 2 values; the model's input has 3 channels");
+  EXPECT_STATUS(LoadKerasFile(testing::SharedModelPath(), {{1.0f, 2.0f}, {0.0f}}), absl::StatusCode::kInvalidArgument,
+                "--input_scale has 2 values; the model's input has 3 channels");
 }
 
 }  // namespace

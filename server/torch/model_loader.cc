@@ -11,21 +11,24 @@
 
 namespace resnet8 {
 
-absl::StatusOr<ConvertedModel> ConvertKerasFile(const std::string& path, const InputTransform& transform) {
+absl::StatusOr<LoadedModel> LoadKerasFile(const std::string& path, const InputTransform& transform) {
   const auto start = std::chrono::steady_clock::now();
-  ConvertedModel result;
+  LoadedModel result;
   result.path = path;
   ASSIGN_OR_RETURN(result.keras, LoadKerasModel(path));
   if (absl::Status status = SetInputTransform(result.keras, transform.scale, transform.offset); !status.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", status.message()));
   }
-  ASSIGN_OR_RETURN(result.module, BuildTorchModule(result.keras, {}, path));
   ASSIGN_OR_RETURN(result.sha256, Sha256OfFile(path));
-  result.convert_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
 
-absl::StatusOr<std::unique_ptr<TorchClassifier>> MakeServedClassifier(const ConvertedModel& model, bool optimized,
+absl::StatusOr<torch::jit::Module> BuildConvertedModule(const LoadedModel& model) {
+  return BuildTorchModule(model.keras, {}, model.path);
+}
+
+absl::StatusOr<std::unique_ptr<TorchClassifier>> MakeServedClassifier(const LoadedModel& model, bool optimized,
                                                                       const TorchClassifierOptions& options) {
   const Shape& output = model.keras.OutputShape();
   if (output.size() != 1) {

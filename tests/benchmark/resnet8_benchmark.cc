@@ -247,7 +247,7 @@ int Run(const std::string& self) {
   json["libtorch"] = TORCH_VERSION;
   std::cout << "machine: " << machine << "\n";
 
-  auto model = ConvertKerasFile(absl::GetFlag(FLAGS_model), {});
+  auto model = LoadKerasFile(absl::GetFlag(FLAGS_model), {});
   auto data = ReadCifar10(absl::GetFlag(FLAGS_data));
   if (!model.ok() || !data.ok()) {
     std::cerr << (model.ok() ? data.status() : model.status()) << "\n";
@@ -270,7 +270,8 @@ int Run(const std::string& self) {
   const int64_t batch = absl::GetFlag(FLAGS_batch_size);
   // (a) first, while malloc still has glibc's defaults.
   int64_t correct_a = 0, correct_b = 0;
-  const double a = Median([&] { return PlainForwardThroughput(model->module, all, batch, &correct_a); });
+  const double a =
+      Median([&] { return PlainForwardThroughput(*BuildConvertedModule(*model), all, batch, &correct_a); });
   KeepFreedMemoryForReuse();  // as the server does, for everything after (a)
   auto folded = MakeServedClassifier(*model, /*optimized=*/true);
 
