@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/bearer_token.h"
 #include "server/http_listener.h"
 
 namespace resnet8 {
@@ -46,14 +47,6 @@ void Reply(httplib::Response& response, const json& body, int status = 200) {
 
 void ReplyError(httplib::Response& response, const absl::Status& status) {
   Reply(response, json{{"error", std::string(status.message())}}, HttpCode(status.code()));
-}
-
-// Compares in time independent of where the strings differ.
-bool ConstantTimeEquals(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char difference = 0;
-  for (size_t i = 0; i < a.size(); ++i) difference |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return difference == 0;
 }
 
 // Appends every number of a (possibly nested) JSON array to `out`, as the
@@ -295,19 +288,21 @@ absl::StatusOr<std::unique_ptr<InferenceHttpServer>> InferenceHttpServer::Start(
   }
   httplib::Server& http = *server->http_;
   http.set_payload_max_length(static_cast<size_t>(options.max_body_bytes));
-  const std::string expected = options.auth_token.empty() ? "" : "Bearer " + options.auth_token;
+  const BearerToken token(options.auth_token);
 
   // Every route: counted by method; a token check unless it is a probe.
-  auto route = [&core, metrics, expected](absl::string_view method, bool probe, auto handler) {
-    return [&core, metrics, expected, method = std::string(method), probe, handler](const httplib::Request& request,
-                                                                                    httplib::Response& response) {
+  auto route = [&core, metrics, token](absl::string_view method, bool probe, auto handler) {
+    return [&core, metrics, token, method = std::string(method), probe, handler](const httplib::Request& request,
+                                                                                 httplib::Response& response) {
       const absl::Time start = absl::Now();
       absl::Status status = absl::OkStatus();
-      if (!probe && !expected.empty() && !ConstantTimeEquals(request.get_header_value("Authorization"), expected)) {
-        status = absl::UnauthenticatedError(request.has_header("Authorization")
-                                                ? "the bearer token is not valid for this server"
-                                                : "this server requires a token: send 'Authorization: Bearer <token>'");
-      } else {
+      if (!probe) {
+        const std::string header = request.get_header_value("Authorization");
+        const absl::string_view value = header;
+        status =
+            token.CheckValue(request.has_header("Authorization") ? &value : nullptr, "'Authorization: Bearer <token>'");
+      }
+      if (status.ok()) {
         const std::string model = request.matches.size() > 1 ? request.matches[1].str() : core.name();
         const std::string version = request.matches.size() > 2 ? request.matches[2].str() : "";
         status = core.FindModel(model, version);
