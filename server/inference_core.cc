@@ -67,14 +67,14 @@ absl::StatusOr<Pixels> ReadPixels(const InputTensor& input, const std::string* r
   if (raw != nullptr) {
     const size_t expected = elements * (fp32 ? sizeof(float) : 1);
     if (raw->size() != expected) {
-      return absl::InvalidArgumentError(absl::StrCat("raw_input_contents[0] has ", raw->size(), " bytes; ",
+      return absl::InvalidArgumentError(absl::StrCat("the raw data of inputs[0] has ", raw->size(), " bytes; ",
                                                      input.datatype(), " shape [", absl::StrJoin(input.shape(), ","),
                                                      "] needs exactly ", expected));
     }
     if (fp32) {
       pixels.values.resize(elements);
       std::memcpy(pixels.values.data(), raw->data(), expected);  // little-endian, as the protocol's raw data is
-      RETURN_IF_ERROR(CheckFinite(pixels.values, "raw_input_contents[0]"));
+      RETURN_IF_ERROR(CheckFinite(pixels.values, "inputs[0]"));
     } else {
       pixels.bytes.assign(raw->begin(), raw->end());
     }

@@ -187,7 +187,8 @@ absl::StatusOr<inference::ModelInferRequest> ToInferRequest(const json& body, ab
 }
 
 // One output's elements in the binary-data extension's form: FP32 as
-// little-endian floats, BYTES as 4-byte length + bytes each.
+// little-endian floats, BYTES as 4-byte length + bytes each; the same form
+// as the core's raw output contents.
 std::string BinaryOf(const inference::ModelInferResponse::InferOutputTensor& output) {
   std::string bytes;
   if (output.datatype() == "FP32") {
@@ -204,18 +205,43 @@ std::string BinaryOf(const inference::ModelInferResponse::InferOutputTensor& out
   return bytes;
 }
 
+// The JSON "data" of an output given in the raw form above.
+json DataOfRaw(absl::string_view datatype, absl::string_view raw) {
+  json data = json::array();
+  if (datatype == "FP32") {
+    for (size_t at = 0; at + sizeof(float) <= raw.size(); at += sizeof(float)) {
+      float value;
+      std::memcpy(&value, raw.data() + at, sizeof(float));
+      data.push_back(value);
+    }
+    return data;
+  }
+  for (size_t at = 0; at + 4 <= raw.size();) {
+    uint32_t size = 0;
+    for (int i = 0; i < 4; ++i) size |= static_cast<uint32_t>(static_cast<unsigned char>(raw[at + i])) << (8 * i);
+    data.push_back(std::string(raw.substr(at + 4, size)));
+    at += 4 + size;
+  }
+  return data;
+}
+
 // The answer as JSON, with the outputs in `binary_outputs` (or all, with
 // `all_binary`) appended after it as binary data; returns the JSON's length.
+// The core answers raw input with raw output contents, typed with typed.
 size_t WriteInferResponse(const inference::ModelInferResponse& answer, const std::set<std::string>& binary_outputs,
                           bool all_binary, std::string* body) {
   json outputs = json::array();
   std::string binary;
-  for (const auto& output : answer.outputs()) {
+  for (int i = 0; i < answer.outputs_size(); ++i) {
+    const auto& output = answer.outputs(i);
+    const std::string* raw = i < answer.raw_output_contents_size() ? &answer.raw_output_contents(i) : nullptr;
     json tensor{{"name", output.name()}, {"datatype", output.datatype()}, {"shape", output.shape()}};
     if (all_binary || binary_outputs.count(output.name()) > 0) {
-      const std::string bytes = BinaryOf(output);
+      const std::string bytes = raw != nullptr ? *raw : BinaryOf(output);
       tensor["parameters"] = {{"binary_data_size", bytes.size()}};
       binary += bytes;
+    } else if (raw != nullptr) {
+      tensor["data"] = DataOfRaw(output.datatype(), *raw);
     } else if (output.datatype() == "FP32") {
       tensor["data"] = output.contents().fp32_contents();
     } else {
@@ -372,29 +398,9 @@ absl::StatusOr<std::unique_ptr<InferenceHttpServer>> InferenceHttpServer::Start(
                   ToInferRequest(body, absl::string_view(request.body).substr(json_length), model, version,
                                  &binary_outputs, &all_binary);
               if (!infer.ok()) return infer.status();
-              // Typed outputs, whatever the input's form; binary ones are written below.
-              const bool raw_input = infer->raw_input_contents_size() > 0;
-              inference::ModelInferRequest typed = *infer;
-              if (raw_input) {
-                // The core answers raw input with raw output; ask it in typed form
-                // by decoding the bytes here instead, once.
-                typed.clear_raw_input_contents();
-                const std::string& bytes = infer->raw_input_contents(0);
-                auto* contents = typed.mutable_inputs(0)->mutable_contents();
-                if (typed.inputs(0).datatype() == "FP32") {
-                  if (bytes.size() % sizeof(float) != 0) {
-                    return absl::InvalidArgumentError(absl::StrCat("inputs[0] binary data has ", bytes.size(),
-                                                                   " bytes, not a whole number of FP32 values"));
-                  }
-                  contents->mutable_fp32_contents()->Resize(static_cast<int>(bytes.size() / sizeof(float)), 0.0f);
-                  std::memcpy(contents->mutable_fp32_contents()->mutable_data(), bytes.data(), bytes.size());
-                } else {
-                  for (unsigned char byte : bytes) contents->add_uint_contents(byte);
-                }
-              }
               inference::ModelInferResponse answer;
               int64_t images = 0;
-              if (absl::Status status = core.Infer(typed, &answer, &images); !status.ok()) return status;
+              if (absl::Status status = core.Infer(*infer, &answer, &images); !status.ok()) return status;
               metrics->RecordBatch("http/ModelInfer", images);
               std::string out;
               const size_t json_size = WriteInferResponse(answer, binary_outputs, all_binary, &out);

@@ -1,7 +1,8 @@
 // The HTTP/REST binding of the Open Inference Protocol (KServe v2), on its
 // own address (--http_address), over TLS when the server has a certificate.
-// Requests become the gRPC binding's messages and go through the same
-// InferenceCore, so both bindings give the same answers and errors.
+// Requests become the gRPC binding's messages (binary data as raw contents)
+// and go through the same InferenceCore, so both bindings give the same
+// answers and errors.
 //
 //   GET  /v2/health/live, /v2/health/ready           probes, open without a token
 //   GET  /v2/models/{name}[/versions/1]/ready         probe, open

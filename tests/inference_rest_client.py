@@ -86,7 +86,15 @@ length = int(headers["Inference-Header-Content-Length"])
 assert values["parameters"]["binary_data_size"] == 40000 and len(body) == length + 40000, values
 binary = np.frombuffer(body[length:], dtype="<f4").reshape(1000, 10)
 assert np.array_equal(binary, reference)
-print("REST binary data: 1000 images identical to Classify")
+head = json.dumps({"inputs": [{"name": input_name, "shape": [4, 32, 32, 3], "datatype": "UINT8",
+                               "parameters": {"binary_data_size": 4 * 3072}}]}).encode()
+code, headers, body = call("/v2/models/resnet8/infer", head + hwc[:4].tobytes(),
+                           {"Inference-Header-Content-Length": str(len(head)),
+                            "Content-Type": "application/octet-stream"})
+assert code == 200 and "Inference-Header-Content-Length" not in headers, (code, headers)
+as_json = np.array(json.loads(body)["outputs"][0]["data"], dtype=np.float32).reshape(4, 10)
+assert np.array_equal(as_json, reference[:4])
+print("REST binary data: 1000 images identical to Classify, as binary and (4 images) as JSON")
 
 # The classification extension: top-2 per image, best first.
 request = {"inputs": [{"name": input_name, "shape": [3, 32, 32, 3], "datatype": "UINT8", "data": hwc[:3].tolist()}],
