@@ -25,7 +25,8 @@ inline std::string SharedModelPath() { return SharedDir() + "/models/pretrainedR
 inline std::string SharedDataDir() { return SharedDir() + "/data/cifar-10-batches-bin"; }
 inline std::string SharedGoldenPath() { return SharedDir() + "/golden/keras_reference_perf200.csv"; }
 
-// A fresh directory under the test's temporary directory.
+// A fresh directory under the test's temporary directory ($TEST_TMPDIR or
+// /tmp), inside one folder per test process that is removed at its exit.
 std::string MakeTempDir();
 
 }  // namespace resnet8::testing
