@@ -28,7 +28,7 @@ namespace {
 
 constexpr uint64_t kSeed = 20261129;
 constexpr int kCases = 1000;
-constexpr int kProgramSampleEvery = 50;  // every 50th case also runs the converter and the server
+constexpr int kProgramSampleEvery = 50;  // every 50th case of a shard also runs the converter and the server
 // HDF5 keeps its metadata (superblock, object headers, attributes, the
 // model_config JSON) at the front of the file and the weights after it; half
 // the cases aim there, where corruption reaches the parser rather than a weight.
@@ -75,16 +75,28 @@ absl::StatusOr<Outcome> Load(const std::string& path) {
   return check->passed ? Outcome::kLoadedAndChecked : Outcome::kRefused;
 }
 
-TEST(ModelFuzz, CorruptedModelsLoadCheckedOrAreRefusedWithAMessage) {
+// Two shards, so that ctest runs the halves side by side on two cores. Each
+// shard draws every case from the one seeded sequence and runs its own half:
+// together they are the same 1,000 cases as one loop. Cases go to the shards
+// in pairs (0,1 to shard 0; 2,3 to shard 1; ...), so that each gets as many
+// cases aimed at the metadata (even) as at the whole file (odd).
+constexpr int kShards = 2;
+class ModelFuzz : public ::testing::TestWithParam<int> {};
+
+TEST_P(ModelFuzz, CorruptedModelsLoadCheckedOrAreRefusedWithAMessage) {
+  const int shard = GetParam();
   const std::string original = ReadBytes(testing::SharedModelPath());
   ASSERT_GT(original.size(), kMetadataBytes);
   const std::string dir = testing::MakeTempDir();
   std::mt19937_64 random(kSeed);
-  int loaded = 0, refused = 0, hdf5_stopped = 0, self_check_failed = 0, programs_run = 0;
+  int loaded = 0, refused = 0, hdf5_stopped = 0, self_check_failed = 0, programs_run = 0, cases = 0;
   for (int i = 0; i < kCases; ++i) {
     std::string what;
+    const std::string bytes = Corrupt(original, i, random, &what);
+    if ((i / 2) % kShards != shard) continue;
+    ++cases;
     const std::string path = absl::StrCat(dir, "/case", i, ".h5");
-    WriteBytes(path, Corrupt(original, i, random, &what));
+    WriteBytes(path, bytes);
     SCOPED_TRACE(absl::StrCat("case ", i, " (offset=byte: ", what, ")"));
 
     absl::StatusOr<Outcome> outcome = Load(path);
@@ -102,7 +114,7 @@ TEST(ModelFuzz, CorruptedModelsLoadCheckedOrAreRefusedWithAMessage) {
       }
     }
 
-    if (i % kProgramSampleEvery != 0) continue;
+    if ((cases - 1) % kProgramSampleEvery != 0) continue;
     ++programs_run;
     const std::string output = path + ".pt";
     testing::ProgramResult convert = testing::RunProgram(
@@ -136,14 +148,16 @@ TEST(ModelFuzz, CorruptedModelsLoadCheckedOrAreRefusedWithAMessage) {
     std::filesystem::remove(path, ignored);
   }
   const std::string summary =
-      absl::StrCat(kCases, " corrupted models (seed ", kSeed, "): ", loaded, " loaded and passed the self-check, ",
-                   refused, " refused with a message naming the file (", hdf5_stopped,
-                   " stopped in the HDF5 reader process, ", self_check_failed, " failed the self-check); ",
-                   programs_run, " also run through resnet8_convert and resnet8_server");
+      absl::StrCat(cases, " of ", kCases, " corrupted models (seed ", kSeed, ", shard ", shard, "): ", loaded,
+                   " loaded and passed the self-check, ", refused, " refused with a message naming the file (",
+                   hdf5_stopped, " stopped in the HDF5 reader process, ", self_check_failed,
+                   " failed the self-check); ", programs_run, " also run through resnet8_convert and resnet8_server");
   std::cout << summary << "\n";
   RecordProperty("summary", summary);
-  EXPECT_EQ(loaded + refused, kCases);
+  EXPECT_EQ(loaded + refused, cases);
 }
+
+INSTANTIATE_TEST_SUITE_P(Shards, ModelFuzz, ::testing::Range(0, kShards));
 
 }  // namespace
 }  // namespace resnet8
