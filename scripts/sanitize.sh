@@ -4,12 +4,12 @@
 # (-O1 -gline-tables-only: what a sanitizer report needs, a fraction of the
 # build time of full debug info). In it:
 #   1. every unit test without LibTorch, with leak checking;
-#   2. each libFuzzer target for a bounded time, starting from its corpus in
-#      tests/fuzz/corpus/<target> (new inputs go to a temporary folder; the
-#      repo's corpus is only read);
+#   2. both libFuzzer targets at once, each for a bounded time, starting from
+#      its corpus in tests/fuzz/corpus/<target> (new inputs go to a temporary
+#      folder; the repo's corpus is only read);
 #   3. the unit tests that need LibTorch, and a representative set of e2e
 #      tests: the real programs over real sockets, the golden agreement on
-#      the perf200 subset, the restart test. Leak checking is off there:
+#      the perf200 subset, a killed client. Leak checking is off there:
 #      LibTorch's static registries are never freed by design.
 # LibTorch itself is not instrumented, so only this project's code is
 # checked. Left out under ASan, because the release tree runs them and they
@@ -18,17 +18,21 @@
 # loop (its reader code runs here in the unit tests and the model_config
 # fuzzer), the replica tests (the restart test's client code, twice more),
 # the full-set golden runs (the perf200 ones cover the same code), the 62
-# one-layer fixtures (62 instrumented converter starts take minutes), the MLPerf
+# one-layer fixtures (62 instrumented converter starts take minutes), the
+# killed-and-restarted server (72 s here; the client's resend logic runs here
+# in batch_queue_test and evaluator_client_test, with a fake service), the
+# converter's shell test (the converter program runs here in StorageForms,
+# its writers in model_export_test), the MLPerf
 # scoring run (its AUC and folder code runs here in roc_auc_test and
 # mlperf_tiny_folder_test), and the Docker stack (its image is built without
 # sanitizers).
 #
-#   scripts/sanitize.sh                     # default 60 s per fuzzer
+#   scripts/sanitize.sh                     # default 45 s per fuzzer
 #   RESNET8_FUZZ_SECONDS=600 scripts/sanitize.sh
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${RESNET8_SANITIZE_BUILD_DIR:-$root/build-sanitize}"
-seconds="${RESNET8_FUZZ_SECONDS:-60}"
+seconds="${RESNET8_FUZZ_SECONDS:-45}"
 jobs="$(nproc)"
 
 bash "$root/scripts/install_deps.sh" --test
@@ -47,18 +51,33 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 echo "== unit tests without LibTorch under ASan + UBSan, with leak checking"
 ctest --no-tests=error --test-dir "$build" -L unit -LE torch -j "$jobs" --output-on-failure
 
-for fuzzer in request_fuzzer model_config_fuzzer; do
-  echo "== $fuzzer for ${seconds} s"
+# One fuzzer per core, side by side.
+fuzz() {
+  local fuzzer=$1 found status=0
   found="$(mktemp -d)"
-  log="$build/fuzz/$fuzzer.log"
   # -rss_limit_mb: no input may make the code allocate without bound.
-  status=0
   "$build/fuzz/$fuzzer" -max_total_time="$seconds" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 \
-    -artifact_prefix="$build/fuzz/$fuzzer-" "$found" "$root/tests/fuzz/corpus/$fuzzer" >"$log" 2>&1 || status=$?
+    -artifact_prefix="$build/fuzz/$fuzzer-" "$found" "$root/tests/fuzz/corpus/$fuzzer" >"$build/fuzz/$fuzzer.log" 2>&1 \
+    || status=$?
   rm -rf "$found"
+  return $status
+}
+echo "== request_fuzzer and model_config_fuzzer, ${seconds} s each, at once"
+fuzz request_fuzzer & request_pid=$!
+fuzz model_config_fuzzer & config_pid=$!
+request_status=0 config_status=0
+wait $request_pid || request_status=$?
+wait $config_pid || config_status=$?
+for fuzzer in request_fuzzer model_config_fuzzer; do
+  log="$build/fuzz/$fuzzer.log"
+  echo "-- $fuzzer"
   grep -E "^(#[0-9]+[[:space:]]+(INITED|DONE)|stat::(number_of_executed_units|new_units_added|peak_rss_mb))" "$log" || true
+done
+for fuzzer in request_fuzzer model_config_fuzzer; do
+  status=$request_status
+  [[ $fuzzer == model_config_fuzzer ]] && status=$config_status
   if [[ $status -ne 0 ]]; then
-    tail -n 60 "$log" >&2
+    tail -n 60 "$build/fuzz/$fuzzer.log" >&2
     echo "sanitize.sh: $fuzzer failed (exit $status); the input is saved as $build/fuzz/$fuzzer-*" >&2
     exit 1
   fi
@@ -68,5 +87,5 @@ echo "== the LibTorch unit tests and the representative e2e tests under ASan + U
 export ASAN_OPTIONS="detect_leaks=0:handle_segv=0:detect_stack_use_after_return=1"
 ctest --no-tests=error --test-dir "$build" -L torch -j "$jobs" --output-on-failure
 ctest --no-tests=error --test-dir "$build" -L e2e -j "$jobs" --output-on-failure \
-  -E "FullTestSet|Resilience.(Sixteen|ThreeReplicas)|ModelFuzz|LayerFixtures|MlperfScoring|Deploy"
+  -E "FullTestSet|Resilience.(Sixteen|ThreeReplicas|AnEvaluationSurvivesAServerKilled)|ModelFuzz|LayerFixtures|ConvertCli|MlperfScoring|Deploy"
 echo "sanitize.sh: unit tests (with and without LibTorch), e2e tests and fuzzers passed under ASan + UBSan"
