@@ -13,9 +13,22 @@ scripts/install_deps.sh --bench > build/install.log 2>&1 || { tail -30 build/ins
 scripts/build.sh --test > build/build.log 2>&1 || { tail -30 build/build.log >&2; exit 1; }
 # The peer: ONNX Runtime on the same model (exported from the converter's
 # TorchScript file) and the same images, measured first in this same run.
-build/bin/resnet8_convert --model="$MODEL" --output=build/peer.ts --format=torchscript > /dev/null
-/usr/bin/python3 tests/benchmark/export_onnx.py build/peer.ts build/peer.onnx 2> /dev/null
-mkdir -p build/peer && ln -sfn "$PWD/.deps/ort/node_modules" build/peer/node_modules
-cp tests/benchmark/ort_peer.mjs build/peer/  # node resolves imports beside the script
-node build/peer/ort_peer.mjs build/peer.onnx "$DATA/test_batch.bin" 500 "$(nproc)" 3 > build/peer.json
-build/bin/resnet8_benchmark --model="$MODEL" --data="$DATA" --json=build/benchmark.json --peer_json=build/peer.json "$@"
+# Without it (not installable here, or failing), the run says so and goes on.
+peer=()
+peer_failed() { echo "benchmark.sh: peer skipped: $1" >&2; }
+if [[ ! -d .deps/ort/node_modules/onnxruntime-node ]]; then
+  peer_failed "onnxruntime-node is not installed in .deps/ort (see build/install.log)"
+elif ! build/bin/resnet8_convert --model="$MODEL" --output=build/peer.ts --format=torchscript > /dev/null \
+  || ! /usr/bin/python3 tests/benchmark/export_onnx.py build/peer.ts build/peer.onnx 2> build/peer.log; then
+  peer_failed "exporting the model to ONNX failed: $(tail -1 build/peer.log)"
+else
+  mkdir -p build/peer && ln -sfn "$PWD/.deps/ort/node_modules" build/peer/node_modules
+  cp tests/benchmark/ort_peer.mjs build/peer/  # node resolves imports beside the script
+  if node build/peer/ort_peer.mjs build/peer.onnx "$DATA/test_batch.bin" 500 "$(nproc)" 3 > build/peer.json \
+    2>> build/peer.log; then
+    peer=(--peer_json=build/peer.json)
+  else
+    peer_failed "ONNX Runtime failed: $(tail -1 build/peer.log)"
+  fi
+fi
+build/bin/resnet8_benchmark --model="$MODEL" --data="$DATA" --json=build/benchmark.json "${peer[@]}" "$@"
