@@ -35,7 +35,10 @@ ABSL_FLAG(int64_t, max_batch_images, 1024, "most images per request batch (1,024
 ABSL_FLAG(int64_t, max_concurrent_streams, 32,
           "EvaluateDataset streams open at once; more are refused with RESOURCE_EXHAUSTED");
 ABSL_FLAG(double, shutdown_grace_seconds, 10, "on SIGTERM/SIGINT, how long in-flight calls may finish");
-ABSL_FLAG(int, threads, 0, "OpenMP threads of the inference thread (optimized path); 0 means one per core");
+ABSL_FLAG(int, compute_threads, 0,
+          "inference threads, each running whole forward passes (optimized path); 0 means one per core");
+ABSL_FLAG(int, threads, 0,
+          "OpenMP threads of each inference thread; 0 means the cores divided among the inference threads");
 ABSL_FLAG(int64_t, batching_delay_us, 0,
           "dynamic batching: how long the inference thread may wait for more small requests to fill a "
           "forward pass; 0 merges only requests already waiting (no added latency)");
@@ -209,11 +212,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   resnet8::TorchClassifierOptions inference;
+  inference.compute_threads = absl::GetFlag(FLAGS_compute_threads);
   inference.threads = absl::GetFlag(FLAGS_threads);
   inference.batching_delay = absl::Microseconds(absl::GetFlag(FLAGS_batching_delay_us));
-  if (inference.threads < 0 || absl::GetFlag(FLAGS_batching_delay_us) < 0 ||
+  if (inference.threads < 0 || inference.threads > 1024 || inference.compute_threads < 0 ||
+      inference.compute_threads > 1024 || absl::GetFlag(FLAGS_batching_delay_us) < 0 ||
       absl::GetFlag(FLAGS_batching_delay_us) > 1000000) {
-    std::cerr << "resnet8_server: --threads must be >= 0 and --batching_delay_us within 0..1000000\n";
+    std::cerr << "resnet8_server: --compute_threads and --threads must be within 0..1024 and --batching_delay_us "
+                 "within 0..1000000\n";
     return 1;
   }
   absl::Status status = resnet8::Serve(model, options, inference, absl::GetFlag(FLAGS_optimize), stop_signals);

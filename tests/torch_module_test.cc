@@ -155,6 +155,33 @@ TEST(ServedClassifier, FloatPixelValuesGiveWhatTheSameBytesGive) {
                 absl::StatusCode::kInvalidArgument, "pixel values");
 }
 
+// The passes of one large batch, taken by whichever compute thread is free,
+// land in their own places: the answer equals one thread's, pass by pass, and
+// two large calls at once both come back whole.
+TEST(ServedClassifier, PassesSharedAmongComputeThreadsLandInPlace) {
+  ASSERT_OK_AND_ASSIGN(LoadedModel model, LoadKerasFile(testing::SharedModelPath(), {}));
+  TorchClassifierOptions one_thread, three_threads;
+  one_thread.compute_threads = 1;
+  one_thread.threads = 1;
+  one_thread.max_forward_batch = three_threads.max_forward_batch = 8;
+  three_threads.compute_threads = 3;
+  three_threads.threads = 1;
+  ASSERT_OK_AND_ASSIGN(auto serial, MakeServedClassifier(model, true, one_thread));
+  ASSERT_OK_AND_ASSIGN(auto shared, MakeServedClassifier(model, true, three_threads));
+  constexpr int64_t kImages = 101;  // 12 full passes and one of 5
+  std::vector<uint8_t> bytes(kImages * kImageBytes);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>((i * 7919 + i / 977) % 256);
+  const ImageBatchView batch{bytes, kImages, PixelLayout::kInterleavedHwc};
+  std::vector<float> expected(kImages * 10), first(kImages * 10), second(kImages * 10);
+  ASSERT_OK(serial->Classify(batch, absl::MakeSpan(expected)));
+  std::thread other([&] { ASSERT_OK(shared->Classify(batch, absl::MakeSpan(first))); });
+  ASSERT_OK(shared->Classify(batch, absl::MakeSpan(second)));
+  other.join();
+  EXPECT_EQ(first, expected);
+  EXPECT_EQ(second, expected);
+  EXPECT_EQ(shared->forward_passes(), 2 * 13);
+}
+
 TEST(ServedClassifier, RefusesModelsItCannotServe) {
   ASSERT_OK_AND_ASSIGN(LoadedModel model, LoadKerasFile(testing::SharedModelPath(), {}));
   ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildConvertedModule(model));

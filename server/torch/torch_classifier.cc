@@ -23,76 +23,86 @@ absl::StatusOr<std::unique_ptr<TorchClassifier>> TorchClassifier::Create(torch::
     return absl::InvalidArgumentError(absl::StrCat("the model has ", classes, " outputs"));
   }
   if (options.max_forward_batch < 0) return absl::InvalidArgumentError("max_forward_batch is negative");
-  if (options.threads > 1024) return absl::InvalidArgumentError("threads is above 1024");
+  if (options.threads > 1024 || options.threads < -1) {
+    return absl::InvalidArgumentError("threads is not between -1 and 1024");
+  }
+  if (options.compute_threads > 1024 || options.compute_threads < 0) {
+    return absl::InvalidArgumentError("compute_threads is not between 0 and 1024");
+  }
   return std::unique_ptr<TorchClassifier>(new TorchClassifier(std::move(module), classes, options));
 }
 
-// One Classify() call waiting for the compute thread.
+// One Classify() call waiting for the compute threads.
 struct TorchClassifier::Job {
   ImageBatchView batch;
   absl::Span<float> probabilities;
-  absl::Status status;
+  absl::Status status;     // the first failure of any of its passes
+  int64_t next_image = 0;  // the first image not yet handed to a compute thread
+  int passes_running = 0;
   bool done = false;
   absl::Time queued, started, finished;  // for on_timing
 };
 
 TorchClassifier::TorchClassifier(torch::jit::Module module, int64_t classes, const TorchClassifierOptions& options)
-    : module_(std::move(module)),
-      options_(options),
-      num_classes_(static_cast<int>(classes)),
-      compute_thread_([this] { ComputeLoop(); }) {}
+    : module_(std::move(module)), options_(options), num_classes_(static_cast<int>(classes)) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int workers = options_.compute_threads > 0 ? options_.compute_threads : cores;
+  const int team_size = options_.threads != 0 ? options_.threads : std::max(1, cores / workers);
+  for (int i = 0; i < workers; ++i) compute_threads_.emplace_back([this, team_size] { ComputeLoop(team_size); });
+}
 
 TorchClassifier::~TorchClassifier() {
   {
     absl::MutexLock lock(&mutex_);
     stopping_ = true;
   }
-  compute_thread_.join();
+  for (std::thread& thread : compute_threads_) thread.join();
 }
 
-void TorchClassifier::ComputeLoop() {
-  // OpenMP settings belong to the thread: size this thread's team.
-  if (options_.threads >= 0) {
-    at::set_num_threads(options_.threads > 0 ? options_.threads
-                                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  }
+void TorchClassifier::ComputeLoop(int team_size) {
+  // OpenMP settings belong to the thread: size this thread's team (-1: LibTorch's default).
+  if (team_size > 0) at::set_num_threads(team_size);
   torch::InferenceMode inference;
   while (true) {
-    std::vector<Job*> jobs = NextJobs();
-    if (jobs.empty()) return;  // stopping, and nothing left to do
-    const absl::Time started = absl::Now();
-    for (Job* job : jobs) job->started = started;
-    std::vector<absl::Status> statuses =
-        jobs.size() == 1 ? std::vector<absl::Status>{Run(jobs[0]->batch, jobs[0]->probabilities)} : RunMerged(jobs);
-    const absl::Time finished = absl::Now();
-    absl::MutexLock lock(&mutex_);
-    for (size_t i = 0; i < jobs.size(); ++i) {
-      jobs[i]->finished = finished;
-      jobs[i]->status = std::move(statuses[i]);
-      jobs[i]->done = true;
-    }
+    const Pass pass = NextPass();
+    if (pass.jobs.empty()) return;  // stopping, and nothing left to do
+    Finish(pass, Run(pass));
   }
 }
 
-std::vector<TorchClassifier::Job*> TorchClassifier::NextJobs() {
+TorchClassifier::Pass TorchClassifier::NextPass() {
   absl::MutexLock lock(&mutex_);
+  // While one thread gathers small requests for a pass (batching_delay), the
+  // others leave the queue to it: taking them would undo the merging.
   mutex_.Await(absl::Condition(
-      +[](TorchClassifier* self)
-           ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mutex_) { return self->stopping_ || !self->queue_.empty(); },
+      +[](TorchClassifier* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mutex_) {
+        return self->stopping_ || (!self->queue_.empty() && !self->gathering_);
+      },
       this));
-  std::vector<Job*> jobs;
-  if (queue_.empty()) return jobs;
-  jobs.push_back(queue_.front());
-  queue_.pop_front();
+  Pass pass;
+  if (queue_.empty()) return pass;
+  Job* first = queue_.front();
   const int64_t room = options_.max_forward_batch;
-  int64_t images = jobs[0]->batch.count;
-  if (room <= 0 || images >= room) return jobs;  // a big batch goes alone, in passes of its own
+  if (first->next_image == 0) first->started = absl::Now();
+  if (room <= 0 || first->batch.count >= room) {  // a large job: its next slice, alone
+    pass.jobs = {first};
+    pass.begin = first->next_image;
+    pass.count = room > 0 ? std::min(room, first->batch.count - pass.begin) : first->batch.count;
+    first->next_image += pass.count;
+    ++first->passes_running;
+    if (first->next_image == first->batch.count) queue_.pop_front();
+    return pass;
+  }
+  queue_.pop_front();
+  pass.jobs.push_back(first);
+  int64_t images = first->batch.count;
   if (options_.batching_delay > absl::ZeroDuration()) {
     // Wait a little for more small requests, unless enough are queued already.
     struct Wanted {
       TorchClassifier* self;
       int64_t images;
     } wanted{this, room - images};
+    gathering_ = true;
     mutex_.AwaitWithTimeout(absl::Condition(
                                 +[](Wanted* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
                                   int64_t queued = 0;
@@ -101,13 +111,33 @@ std::vector<TorchClassifier::Job*> TorchClassifier::NextJobs() {
                                 },
                                 &wanted),
                             options_.batching_delay);
+    gathering_ = false;
   }
-  while (!queue_.empty() && images + queue_.front()->batch.count <= room) {
+  // Only jobs no other pass has started: a large job another thread is
+  // slicing stays at the front for it.
+  while (!queue_.empty() && queue_.front()->next_image == 0 && images + queue_.front()->batch.count <= room) {
     images += queue_.front()->batch.count;
-    jobs.push_back(queue_.front());
+    pass.jobs.push_back(queue_.front());
     queue_.pop_front();
   }
-  return jobs;
+  for (Job* job : pass.jobs) {  // each runs whole, in this one pass
+    job->started = first->started;
+    job->next_image = job->batch.count;
+    job->passes_running = 1;
+  }
+  return pass;
+}
+
+void TorchClassifier::Finish(const Pass& pass, const absl::Status& status) {
+  const absl::Time finished = absl::Now();
+  absl::MutexLock lock(&mutex_);
+  for (Job* job : pass.jobs) {
+    if (!status.ok() && job->status.ok()) job->status = status;
+    if (--job->passes_running == 0 && job->next_image == job->batch.count) {
+      job->finished = finished;
+      job->done = true;
+    }
+  }
 }
 
 torch::Tensor TorchClassifier::Pixels(const ImageBatchView& batch, int64_t begin, int64_t count) {
@@ -149,21 +179,18 @@ absl::Status TorchClassifier::Guarded(Work work) {
   }
 }
 
-absl::Status TorchClassifier::Run(const ImageBatchView& batch, absl::Span<float> probabilities) {
-  return Guarded([&] {
-    const int64_t step = options_.max_forward_batch > 0 ? options_.max_forward_batch : batch.count;
-    for (int64_t begin = 0; begin < batch.count; begin += step) {
-      Forward(Pixels(batch, begin, std::min(step, batch.count - begin)), probabilities.data() + begin * num_classes_);
-    }
-  });
-}
-
-std::vector<absl::Status> TorchClassifier::RunMerged(const std::vector<Job*>& jobs) {
+absl::Status TorchClassifier::Run(const Pass& pass) {
+  if (pass.jobs.size() == 1) {  // a slice of a large job, or one small job whole
+    const Job& job = *pass.jobs[0];
+    const int64_t count = pass.count > 0 ? pass.count : job.batch.count;
+    return Guarded(
+        [&] { Forward(Pixels(job.batch, pass.begin, count), job.probabilities.data() + pass.begin * num_classes_); });
+  }
   std::vector<float> merged;
   const absl::Status status = Guarded([&] {
     std::vector<torch::Tensor> parts;
     bool floats = false;
-    for (const Job* job : jobs) {
+    for (const Job* job : pass.jobs) {
       parts.push_back(Pixels(job->batch, 0, job->batch.count));
       floats = floats || !job->batch.values.empty();
     }
@@ -174,15 +201,14 @@ std::vector<absl::Status> TorchClassifier::RunMerged(const std::vector<Job*>& jo
     merged.resize(bytes.size(0) * num_classes_);
     Forward(bytes, merged.data());
   });
-  std::vector<absl::Status> statuses(jobs.size(), status);
   if (status.ok()) {
     const float* next = merged.data();
-    for (const Job* job : jobs) {
+    for (const Job* job : pass.jobs) {
       std::copy(next, next + job->probabilities.size(), job->probabilities.begin());
       next += job->probabilities.size();
     }
   }
-  return statuses;
+  return status;
 }
 
 absl::Status TorchClassifier::Classify(const ImageBatchView& batch, absl::Span<float> probabilities) const {
@@ -196,7 +222,10 @@ absl::Status TorchClassifier::Classify(const ImageBatchView& batch, absl::Span<f
     return absl::InvalidArgumentError(
         absl::StrCat("output holds ", probabilities.size(), " values, expected ", batch.count * num_classes_));
   }
-  Job job{batch, probabilities, absl::OkStatus(), false, absl::Now(), {}, {}};
+  Job job;
+  job.batch = batch;
+  job.probabilities = probabilities;
+  job.queued = absl::Now();
   {
     absl::MutexLock lock(&mutex_);
     queue_.push_back(&job);

@@ -1,12 +1,16 @@
 // The real ImageClassifier: a converted model as a TorchScript module (see
 // torchscript_builder.h) that outputs class probabilities.
 //
-// All inference runs on one compute thread owned by the classifier; Classify()
-// hands it the batch and waits. Debian's LibTorch parallelizes with OpenMP,
-// and libgomp gives every calling thread its own team of worker threads: run
-// from gRPC's many handler threads, the model would grow several teams whose
-// idle workers spin and steal the cores from the one that computes (measured:
-// half the throughput). One compute thread means one team, sized here.
+// All inference runs on compute threads owned by the classifier (one per core
+// by default); Classify() queues the batch and waits. A batch is cut into
+// forward passes, and each free compute thread takes the next pass, so the
+// passes of one large batch run side by side. Each compute thread runs its
+// pass with an OpenMP team of its own size (1 by default): whole passes in
+// parallel waste less than one pass split over the cores, whose every layer
+// ends in a barrier (measured: +10-15% on 2 cores, BENCHMARKS.md). Inference
+// never runs on gRPC's handler threads: libgomp gives every calling thread
+// its own team, and teams whose idle workers spin steal the cores (measured:
+// half the throughput).
 //
 // Pixels are decoded straight from the uint8 batch into a float tensor and run
 // under torch::InferenceMode. How fast that is depends on choices measured on
@@ -42,11 +46,14 @@ struct TorchClassifierOptions {
   bool channels_last = true;
   // Split a batch into forward passes of at most this many images; 0 runs the
   // whole batch in one pass.
-  int64_t max_forward_batch = 64;
+  int64_t max_forward_batch = 16;
   // Pad a one-image pass with a copy of the image, so that it takes oneDNN's
   // path (PyTorch 1.13 sends a single small image to its native convolution).
   bool pad_single_image = true;
-  // OpenMP threads of the compute thread's team; 0 means one per core.
+  // Compute threads, each running whole forward passes; 0 means one per core.
+  int compute_threads = 0;
+  // OpenMP threads of each compute thread's team; 0 means the cores divided
+  // among the compute threads (at least 1); -1 leaves LibTorch's default.
   int threads = 0;
   // Dynamic batching: requests smaller than max_forward_batch that wait in
   // the queue together run as one forward pass. A positive delay makes the
@@ -58,8 +65,17 @@ struct TorchClassifierOptions {
   std::function<void(absl::Duration queue, absl::Duration compute)> on_timing;
 
   // The module as converted would be run by someone who knows none of this:
-  // LibTorch's default thread count (1 here), contiguous, whole batches.
-  static TorchClassifierOptions Straightforward() { return {false, 0, false, -1, absl::ZeroDuration(), nullptr}; }
+  // one thread calling forward() with LibTorch's default thread count (1
+  // here), contiguous, whole batches.
+  static TorchClassifierOptions Straightforward() {
+    TorchClassifierOptions plain;
+    plain.channels_last = false;
+    plain.max_forward_batch = 0;
+    plain.pad_single_image = false;
+    plain.compute_threads = 1;
+    plain.threads = -1;
+    return plain;
+  }
 };
 
 class TorchClassifier final : public ImageClassifier {
@@ -72,27 +88,35 @@ class TorchClassifier final : public ImageClassifier {
   static absl::StatusOr<std::unique_ptr<TorchClassifier>> Create(torch::jit::Module module, const Shape& input_shape,
                                                                  int64_t classes,
                                                                  const TorchClassifierOptions& options);
-  // Finishes the queued work, then stops the compute thread.
+  // Finishes the queued work, then stops the compute threads.
   ~TorchClassifier() override;
 
   int num_classes() const override { return num_classes_; }
   // Forward passes run so far (merged requests share one). Thread-safe.
   int64_t forward_passes() const { return forward_passes_.load(); }
-  // Thread-safe: calls from many threads queue for the compute thread, in order.
+  // Thread-safe: calls from many threads queue for the compute threads, in order.
   absl::Status Classify(const ImageBatchView& batch, absl::Span<float> probabilities) const override;
 
  private:
   struct Job;
+  // One forward pass's worth of work: images [begin, begin + count) of one
+  // job, or several whole small jobs merged (begin 0, count 0).
+  struct Pass {
+    std::vector<Job*> jobs;
+    int64_t begin = 0;
+    int64_t count = 0;
+  };
 
   TorchClassifier(torch::jit::Module module, int64_t classes, const TorchClassifierOptions& options);
-  void ComputeLoop();
-  // The next job, with any queued small jobs that fit in its forward pass.
-  // Empty when stopping with nothing queued.
-  std::vector<Job*> NextJobs();
-  // One job, in passes of at most max_forward_batch images.
-  absl::Status Run(const ImageBatchView& batch, absl::Span<float> probabilities);
-  // Several small jobs in one pass; one status per job.
-  std::vector<absl::Status> RunMerged(const std::vector<Job*>& jobs);
+  void ComputeLoop(int team_size);
+  // The next pass: the next slice of the first job if it is large, else that
+  // job with any queued small jobs that fit beside it. No jobs when stopping
+  // with nothing queued.
+  Pass NextPass();
+  // Records a pass's outcome; a job is done when its last pass is.
+  void Finish(const Pass& pass, const absl::Status& status);
+  // Runs a pass; for merged jobs, copies each job's share of the output.
+  absl::Status Run(const Pass& pass);
   // Images [begin, begin + count) of `batch` as an NCHW-shaped view of its
   // bytes (uint8) or values (float).
   static torch::Tensor Pixels(const ImageBatchView& batch, int64_t begin, int64_t count);
@@ -110,7 +134,8 @@ class TorchClassifier final : public ImageClassifier {
   mutable absl::Mutex mutex_;
   mutable std::deque<Job*> queue_ ABSL_GUARDED_BY(mutex_);
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
-  std::thread compute_thread_;
+  bool gathering_ ABSL_GUARDED_BY(mutex_) = false;  // a thread waits for more small requests
+  std::vector<std::thread> compute_threads_;
 };
 
 }  // namespace resnet8

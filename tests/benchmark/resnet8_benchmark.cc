@@ -297,6 +297,7 @@ int Run(const std::string& self) {
           options.channels_last = channels_last;
           options.max_forward_batch = b;
           options.pad_single_image = false;
+          options.compute_threads = 1;  // one pass at a time, split over `threads`
           options.threads = threads;
           auto classifier = classifier_of(folded_module, options);
           const double rate =
@@ -333,8 +334,10 @@ int Run(const std::string& self) {
   o.max_forward_batch = 0;
   ablate("whole 500-image batches in one pass", true, o);
   o = {};
+  o.compute_threads = 1;
+  ablate("1 inference thread, its passes split over the cores", true, o);
   o.threads = 1;
-  ablate("1 OpenMP thread instead of one per core", true, o);
+  ablate("1 inference thread of 1 OpenMP thread", true, o);
   o = {};
   o.max_forward_batch = 1;
   o.pad_single_image = false;
