@@ -37,9 +37,11 @@ ProcessTempRoot& TempRoot() {
 
 }  // namespace
 
+std::string SourceDir() { return RESNET8_SOURCE_DIR; }
+
 std::string SharedDir() {
   if (const char* dir = std::getenv("RESNET8_SHARED_DIR"); dir != nullptr && dir[0] != '\0') return dir;
-  return std::string(RESNET8_SOURCE_DIR) + "/../shared";
+  return SourceDir() + "/../shared";
 }
 
 std::string MakeTempDir() {

@@ -19,6 +19,8 @@ const absl::Status& GetStatus(const absl::StatusOr<T>& status_or) {
   return status_or.status();
 }
 
+// The project's source tree.
+std::string SourceDir();
 // The shared/ folder beside the project (RESNET8_SHARED_DIR overrides).
 std::string SharedDir();
 inline std::string SharedModelPath() { return SharedDir() + "/models/pretrainedResnet.h5"; }

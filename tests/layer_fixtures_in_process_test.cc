@@ -1,0 +1,49 @@
+// Every one-layer fixture of tests/fixtures/write_layer_fixtures.py, converted
+// in process: read, built as TorchScript (as converted and with BatchNorm
+// folded, as served) and checked against the C++ reference executor. The
+// shell test LayerFixtures checks the same files against tfjs-layers through
+// the converter program; this one exists so that every layer's reading,
+// building and reference code also runs under ASan and UBSan
+// (scripts/sanitize.sh), where 76 converter starts would take minutes.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "server/keras/fold_batch_norm.h"
+#include "server/torch/model_loader.h"
+#include "server/torch/module_check.h"
+#include "server/torch/torchscript_builder.h"
+#include "tests/program_runner.h"
+#include "tests/test_support.h"
+
+namespace resnet8 {
+namespace {
+
+TEST(LayerFixturesInProcess, EveryFixtureConvertsAndMatchesTheReference) {
+  const std::string dir = testing::MakeTempDir();
+  const testing::ProgramResult written = testing::RunProgram(
+      {"/usr/bin/python3", testing::SourceDir() + "/tests/fixtures/write_layer_fixtures.py", dir}, absl::Seconds(120));
+  ASSERT_TRUE(written.ExitedWith(0)) << written.Describe();
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == ".h5") names.push_back(entry.path().stem().string());
+  }
+  ASSERT_GE(names.size(), 70u) << written.output;
+  for (const std::string& name : names) {
+    SCOPED_TRACE(name);
+    ASSERT_OK_AND_ASSIGN(LoadedModel model, LoadKerasFile(dir + "/" + name + ".h5", {}));
+    for (bool folded : {false, true}) {
+      const KerasModel keras = folded ? FoldBatchNorm(model.keras) : model.keras;
+      ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(keras, {}, model.path));
+      ASSERT_OK_AND_ASSIGN(ModuleCheck check, CheckModuleAgainstReference(keras, module, 2));
+      EXPECT_TRUE(check.passed) << (folded ? "folded: " : "") << check.detail;
+    }
+  }
+  std::cout << names.size() << " fixtures converted, as converted and folded, and checked against the reference\n";
+}
+
+}  // namespace
+}  // namespace resnet8
