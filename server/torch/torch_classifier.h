@@ -7,7 +7,8 @@
 // passes of one large batch run side by side. Each compute thread runs its
 // pass with an OpenMP team of its own size (1 by default): whole passes in
 // parallel waste less than one pass split over the cores, whose every layer
-// ends in a barrier (measured: +10-15% on 2 cores, BENCHMARKS.md). Inference
+// ends in a barrier (measured on 2 cores: 2-7% more images/s for an evaluation,
+// 15-30% more for concurrent small requests; BENCHMARKS.md). Inference
 // never runs on gRPC's handler threads: libgomp gives every calling thread
 // its own team, and teams whose idle workers spin steal the cores (measured:
 // half the throughput).
@@ -15,7 +16,7 @@
 // Pixels are decoded straight from the uint8 batch into a float tensor and run
 // under torch::InferenceMode. How fast that is depends on choices measured on
 // Debian's LibTorch 1.13 (see BENCHMARKS.md): channels-last activations,
-// forward passes of at most 64 images (larger ones fall out of cache and get
+// forward passes of at most 16 images (larger ones fall out of cache and get
 // slower), and never a single image, which PyTorch routes past oneDNN to a
 // reference-BLAS path about 10x slower.
 //
