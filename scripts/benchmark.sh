@@ -15,6 +15,7 @@ scripts/build.sh --test > build/build.log 2>&1 || { tail -30 build/build.log >&2
 # TorchScript file) and the same images, measured first in this same run.
 # Without it (not installable here, or failing), the run says so and goes on.
 peer=()
+: > build/peer.log  # what the export and the peer say, for the "skipped" line
 peer_failed() { echo "benchmark.sh: peer skipped: $1" >&2; }
 if [[ ! -d .deps/ort/node_modules/onnxruntime-node ]]; then
   peer_failed "onnxruntime-node is not installed in .deps/ort (see build/install.log)"
