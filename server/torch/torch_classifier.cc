@@ -1,6 +1,7 @@
 #include "server/torch/torch_classifier.h"
 
 #include <ATen/Parallel.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cstring>
@@ -47,8 +48,13 @@ TorchClassifier::TorchClassifier(torch::jit::Module module, int64_t classes, con
     : module_(std::move(module)), options_(options), num_classes_(static_cast<int>(classes)) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int workers = options_.compute_threads > 0 ? options_.compute_threads : cores;
-  const int team_size = options_.threads != 0 ? options_.threads : std::max(1, cores / workers);
-  for (int i = 0; i < workers; ++i) compute_threads_.emplace_back([this, team_size] { ComputeLoop(team_size); });
+  Teams teams;
+  if (options_.threads > 0) {
+    teams = {options_.threads, options_.threads};
+  } else if (options_.threads == 0) {
+    teams = {std::max(1, cores / workers), cores};
+  }
+  for (int i = 0; i < workers; ++i) compute_threads_.emplace_back([this, teams] { ComputeLoop(teams); });
 }
 
 TorchClassifier::~TorchClassifier() {
@@ -59,13 +65,20 @@ TorchClassifier::~TorchClassifier() {
   for (std::thread& thread : compute_threads_) thread.join();
 }
 
-void TorchClassifier::ComputeLoop(int team_size) {
-  // OpenMP settings belong to the thread: size this thread's team (-1: LibTorch's default).
-  if (team_size > 0) at::set_num_threads(team_size);
+void TorchClassifier::ComputeLoop(Teams teams) {
+  // OpenMP settings belong to the thread. get_num_threads() first: LibTorch
+  // sizes a thread's team on its first parallel work, from whichever thread
+  // last called set_num_threads().
+  int team = at::get_num_threads();
+  if (teams.shared > 0) at::set_num_threads(team = teams.shared);
   torch::InferenceMode inference;
   while (true) {
     const Pass pass = NextPass();
     if (pass.jobs.empty()) return;  // stopping, and nothing left to do
+    // omp_set_num_threads, not at::set_num_threads: the latter also rebuilds
+    // LibTorch's global pthreadpool, on every call.
+    const int wanted = pass.alone ? teams.alone : teams.shared;
+    if (wanted > 0 && wanted != team) omp_set_num_threads(team = wanted);
     Finish(pass, Run(pass));
   }
 }
@@ -79,6 +92,14 @@ TorchClassifier::Pass TorchClassifier::NextPass() {
         return self->stopping_ || (!self->queue_.empty() && !self->gathering_);
       },
       this));
+  Pass pass = TakePass();
+  if (pass.jobs.empty()) return pass;
+  pass.alone = queue_.empty() && passes_running_ == 0;
+  ++passes_running_;
+  return pass;
+}
+
+TorchClassifier::Pass TorchClassifier::TakePass() {
   Pass pass;
   if (queue_.empty()) return pass;
   Job* first = queue_.front();
@@ -131,6 +152,7 @@ TorchClassifier::Pass TorchClassifier::NextPass() {
 void TorchClassifier::Finish(const Pass& pass, const absl::Status& status) {
   const absl::Time finished = absl::Now();
   absl::MutexLock lock(&mutex_);
+  --passes_running_;
   for (Job* job : pass.jobs) {
     if (!status.ok() && job->status.ok()) job->status = status;
     if (--job->passes_running == 0 && job->next_image == job->batch.count) {

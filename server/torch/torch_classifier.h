@@ -8,7 +8,12 @@
 // pass with an OpenMP team of its own size (1 by default): whole passes in
 // parallel waste less than one pass split over the cores, whose every layer
 // ends in a barrier (measured on 2 cores: 2-7% more images/s for an evaluation,
-// 15-30% more for concurrent small requests; BENCHMARKS.md). Inference
+// 15-30% more for concurrent small requests; BENCHMARKS.md). But a pass with
+// nothing queued or running beside it, such as a lone client's request, is
+// split over every core (one image: p50 1.9-2.2 ms instead of 2.4-2.7). A
+// request that arrives meanwhile still starts at once on another compute
+// thread; making it wait for the lone pass cost a third of the concurrent
+// throughput. Inference
 // never runs on gRPC's handler threads: libgomp gives every calling thread
 // its own team, and teams whose idle workers spin steal the cores (measured:
 // half the throughput).
@@ -54,7 +59,8 @@ struct TorchClassifierOptions {
   // Compute threads, each running whole forward passes; 0 means one per core.
   int compute_threads = 0;
   // OpenMP threads of each compute thread's team; 0 means the cores divided
-  // among the compute threads (at least 1); -1 leaves LibTorch's default.
+  // among the compute threads (at least 1), and every core for a pass that
+  // runs alone; -1 leaves LibTorch's default.
   int threads = 0;
   // Dynamic batching: requests smaller than max_forward_batch that wait in
   // the queue together run as one forward pass. A positive delay makes the
@@ -106,14 +112,23 @@ class TorchClassifier final : public ImageClassifier {
     std::vector<Job*> jobs;
     int64_t begin = 0;
     int64_t count = 0;
+    bool alone = false;  // nothing else queued or running: split it over the lone team
+  };
+  // OpenMP team sizes of a compute thread: for its share of parallel passes,
+  // and for a pass that runs alone (0: leave LibTorch's default).
+  struct Teams {
+    int shared = 0;
+    int alone = 0;
   };
 
   TorchClassifier(torch::jit::Module module, int64_t classes, const TorchClassifierOptions& options);
-  void ComputeLoop(int team_size);
-  // The next pass: the next slice of the first job if it is large, else that
-  // job with any queued small jobs that fit beside it. No jobs when stopping
-  // with nothing queued.
+  void ComputeLoop(Teams teams);
+  // Waits for work (not while a pass runs alone), then takes the next pass;
+  // no jobs when stopping with nothing queued.
   Pass NextPass();
+  // The next slice of the first job if it is large, else that job with any
+  // queued small jobs that fit beside it.
+  Pass TakePass() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // Records a pass's outcome; a job is done when its last pass is.
   void Finish(const Pass& pass, const absl::Status& status);
   // Runs a pass; for merged jobs, copies each job's share of the output.
@@ -136,6 +151,7 @@ class TorchClassifier final : public ImageClassifier {
   mutable std::deque<Job*> queue_ ABSL_GUARDED_BY(mutex_);
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
   bool gathering_ ABSL_GUARDED_BY(mutex_) = false;  // a thread waits for more small requests
+  int passes_running_ ABSL_GUARDED_BY(mutex_) = 0;
   std::vector<std::thread> compute_threads_;
 };
 
