@@ -38,7 +38,8 @@ ABSL_FLAG(double, shutdown_grace_seconds, 10, "on SIGTERM/SIGINT, how long in-fl
 ABSL_FLAG(int, compute_threads, 0,
           "inference threads, each running whole forward passes (optimized path); 0 means one per core");
 ABSL_FLAG(int, threads, 0,
-          "OpenMP threads of each inference thread; 0 means the cores divided among the inference threads");
+          "OpenMP threads of each inference thread; 0 means the cores divided among the inference threads, "
+          "and every core for a pass with nothing else queued or running");
 ABSL_FLAG(int64_t, batching_delay_us, 0,
           "dynamic batching: how long the inference thread may wait for more small requests to fill a "
           "forward pass; 0 merges only requests already waiting (no added latency)");
