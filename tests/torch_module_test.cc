@@ -182,6 +182,28 @@ TEST(ServedClassifier, PassesSharedAmongComputeThreadsLandInPlace) {
   EXPECT_EQ(shared->forward_passes(), 2 * 13);
 }
 
+// A lone request runs on every core; the passes of a large batch run one per
+// compute thread, each on one core. Counted by LibTorch's own thread count, so
+// this fails if the team is sized in another OpenMP runtime than LibTorch's.
+TEST(ServedClassifier, ALonePassRunsOnEveryCoreAndSharedPassesOnOne) {
+  if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "one core: every pass runs on it";
+  ASSERT_OK_AND_ASSIGN(LoadedModel model, LoadKerasFile(testing::SharedModelPath(), {}));
+  ASSERT_OK_AND_ASSIGN(auto classifier, MakeServedClassifier(model, true, {}));
+  std::vector<uint8_t> bytes(64 * kImageBytes, 128);
+  std::vector<float> probabilities(64 * 10);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_OK(
+        classifier->Classify({absl::MakeConstSpan(bytes).subspan(0, kImageBytes), 1, PixelLayout::kInterleavedHwc},
+                             absl::MakeSpan(probabilities).subspan(0, 10)));
+  }
+  EXPECT_EQ(classifier->passes_on_every_core(), 5);
+  // 64 images are 4 passes of 16: the first three leave work queued, so they
+  // run on one core each; only the last may find the other threads idle.
+  ASSERT_OK(classifier->Classify({bytes, 64, PixelLayout::kInterleavedHwc}, absl::MakeSpan(probabilities)));
+  EXPECT_EQ(classifier->forward_passes(), 5 + 4);
+  EXPECT_LE(classifier->passes_on_every_core(), 5 + 1);
+}
+
 TEST(ServedClassifier, RefusesModelsItCannotServe) {
   ASSERT_OK_AND_ASSIGN(LoadedModel model, LoadKerasFile(testing::SharedModelPath(), {}));
   ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildConvertedModule(model));

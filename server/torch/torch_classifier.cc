@@ -45,8 +45,11 @@ struct TorchClassifier::Job {
 };
 
 TorchClassifier::TorchClassifier(torch::jit::Module module, int64_t classes, const TorchClassifierOptions& options)
-    : module_(std::move(module)), options_(options), num_classes_(static_cast<int>(classes)) {
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    : module_(std::move(module)),
+      options_(options),
+      num_classes_(static_cast<int>(classes)),
+      cores_(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))) {
+  const int cores = cores_;
   const int workers = options_.compute_threads > 0 ? options_.compute_threads : cores;
   Teams teams;
   if (options_.threads > 0) {
@@ -79,6 +82,8 @@ void TorchClassifier::ComputeLoop(Teams teams) {
     // LibTorch's global pthreadpool, on every call.
     const int wanted = pass.alone ? teams.alone : teams.shared;
     if (wanted > 0 && wanted != team) omp_set_num_threads(team = wanted);
+    // LibTorch's own count, so that a test sees the team it really runs.
+    if (cores_ > 1 && at::get_num_threads() == cores_) passes_on_every_core_.fetch_add(1);
     Finish(pass, Run(pass));
   }
 }

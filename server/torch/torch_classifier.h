@@ -101,6 +101,9 @@ class TorchClassifier final : public ImageClassifier {
   int num_classes() const override { return num_classes_; }
   // Forward passes run so far (merged requests share one). Thread-safe.
   int64_t forward_passes() const { return forward_passes_.load(); }
+  // Of those, the passes LibTorch ran split over every core (on a machine
+  // of more than one): a lone request's, or all with one compute thread.
+  int64_t passes_on_every_core() const { return passes_on_every_core_.load(); }
   // Thread-safe: calls from many threads queue for the compute threads, in order.
   absl::Status Classify(const ImageBatchView& batch, absl::Span<float> probabilities) const override;
 
@@ -146,6 +149,8 @@ class TorchClassifier final : public ImageClassifier {
   TorchClassifierOptions options_;
   int num_classes_;
   std::atomic<int64_t> forward_passes_{0};
+  std::atomic<int64_t> passes_on_every_core_{0};
+  int cores_;
 
   mutable absl::Mutex mutex_;
   mutable std::deque<Job*> queue_ ABSL_GUARDED_BY(mutex_);
