@@ -9,4 +9,8 @@ if command -v ccache > /dev/null; then
   launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   export CCACHE_BASEDIR="$root"
   export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+  # Debug info (the sanitizer tree's line tables) otherwise keys every file by
+  # its build folder, so that no other clone hits. The price: the compile
+  # folder recorded in the debug info is the first clone's.
+  export CCACHE_NOHASHDIR=1
 fi
