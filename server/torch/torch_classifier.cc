@@ -49,13 +49,12 @@ TorchClassifier::TorchClassifier(torch::jit::Module module, int64_t classes, con
       options_(options),
       num_classes_(static_cast<int>(classes)),
       cores_(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))) {
-  const int cores = cores_;
-  const int workers = options_.compute_threads > 0 ? options_.compute_threads : cores;
+  const int workers = options_.compute_threads > 0 ? options_.compute_threads : cores_;
   Teams teams;
   if (options_.threads > 0) {
     teams = {options_.threads, options_.threads};
   } else if (options_.threads == 0) {
-    teams = {std::max(1, cores / workers), cores};
+    teams = {std::max(1, cores_ / workers), cores_};
   }
   for (int i = 0; i < workers; ++i) compute_threads_.emplace_back([this, teams] { ComputeLoop(teams); });
 }
