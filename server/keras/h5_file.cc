@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <utility>
 
@@ -111,7 +112,109 @@ class Reader {
     return result;
   }
 
+  // See ReadKerasWeightsImage().
+  absl::StatusOr<std::vector<KerasLayerWeights>> ReadWeightsImage(const std::string& image) {
+    static constexpr char kSignature[] = "\x89HDF\r\n\x1a\n";
+    if (image.size() < 8 || image.compare(0, 8, kSignature, 8) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(path_, ": not an HDF5 file (no HDF5 signature)"));
+    }
+    // HDF5's core driver opens the bytes in place; nothing touches the disk.
+    Handle access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+    if (!access.valid() || H5Pset_fapl_core(access.get(), 1 << 20, /*backing_store=*/0) < 0 ||
+        H5Pset_file_image(access.get(), const_cast<char*>(image.data()), image.size()) < 0) {
+      return Error("cannot open the bytes as an in-memory HDF5 file");
+    }
+    Handle file(H5Fopen("model.weights.h5", H5F_ACC_RDONLY, access.get()), H5Fclose);
+    if (!file.valid()) return Error("cannot open as HDF5 (truncated or corrupt?)");
+    std::vector<KerasLayerWeights> groups;
+    for (const char* root : {"layers", "_layer_checkpoint_dependencies"}) {
+      if (H5Lexists(file.get(), root, H5P_DEFAULT) <= 0) {
+        H5Eclear2(H5E_DEFAULT);
+        continue;
+      }
+      RETURN_IF_ERROR(CollectVarsGroups(file.get(), root, 0, groups));
+    }
+    return groups;
+  }
+
  private:
+  // Adds the `vars` group of `path` (if any) to `out`, then does the same for
+  // every other group below it: nested models keep their layers there.
+  absl::Status CollectVarsGroups(hid_t file, const std::string& path, int depth, std::vector<KerasLayerWeights>& out) {
+    if (depth > 32) return absl::InvalidArgumentError(absl::StrCat(path_, ": groups nest too deep at '", path, "'"));
+    Handle group(H5Gopen2(file, path.c_str(), H5P_DEFAULT), H5Gclose);
+    if (!group.valid()) {
+      H5Eclear2(H5E_DEFAULT);
+      return absl::OkStatus();  // a dataset where a group could be: not Keras's, and not ours to read
+    }
+    ASSIGN_OR_RETURN(std::vector<std::string> children, ChildNames(group.get(), path));
+    for (const std::string& child : children) {
+      const std::string child_path = absl::StrCat(path, "/", child);
+      if (child == "vars") {
+        ASSIGN_OR_RETURN(KerasLayerWeights vars, ReadVarsGroup(file, path));
+        out.push_back(std::move(vars));
+      } else {
+        RETURN_IF_ERROR(CollectVarsGroups(file, child_path, depth + 1, out));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // The names of a group's members, in HDF5's name order, at most 100,000 in
+  // all the file's groups together.
+  absl::StatusOr<std::vector<std::string>> ChildNames(hid_t group, const std::string& path) {
+    struct Names {
+      std::vector<std::string> names;
+      int64_t* budget;
+    } names{{}, &names_budget_};
+    const herr_t status = H5Literate(
+        group, H5_INDEX_NAME, H5_ITER_INC, nullptr,
+        [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
+          auto* names = static_cast<Names*>(data);
+          if (--*names->budget < 0) return -1;
+          names->names.emplace_back(name);
+          return 0;
+        },
+        &names);
+    if (names_budget_ < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(path_, ": more than 100000 groups and variables"));
+    }
+    if (status < 0) return Error(absl::StrCat("cannot list group '", path, "'"));
+    return std::move(names.names);
+  }
+
+  // One layer's variables: `path`/vars/0, 1, ... and the group's `name` attribute.
+  absl::StatusOr<KerasLayerWeights> ReadVarsGroup(hid_t file, const std::string& path) {
+    const std::string vars_path = absl::StrCat(path, "/vars");
+    Handle vars(H5Gopen2(file, vars_path.c_str(), H5P_DEFAULT), H5Gclose);
+    if (!vars.valid()) return Error(absl::StrCat("'", vars_path, "' is not a group"));
+    KerasLayerWeights result;
+    result.name = path;
+    ASSIGN_OR_RETURN(std::optional<std::string> name, ReadStringAttribute(vars.get(), "name", vars_path));
+    result.recorded_name = name.value_or("");
+    ASSIGN_OR_RETURN(std::vector<std::string> children, ChildNames(vars.get(), vars_path));
+    // Keras names the variables by their index; HDF5 lists "10" before "2".
+    std::vector<std::string> ordered(children.size());
+    for (const std::string& child : children) {
+      size_t index = 0;
+      const bool decimal = !child.empty() && child.size() <= 6 && (child == "0" || child[0] != '0') &&
+                           child.find_first_not_of("0123456789") == std::string::npos;
+      if (decimal) index = std::stoul(child);
+      if (!decimal || index >= ordered.size() || !ordered[index].empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(path_, ": '", vars_path, "' holds '", child, "'; Keras names ",
+                                                       "a layer's variables 0, 1, ... ", children.size() - 1));
+      }
+      ordered[index] = child;
+    }
+    for (const std::string& child : ordered) {
+      const std::string variable = absl::StrCat(vars_path, "/", child);
+      ASSIGN_OR_RETURN(KerasWeight weight,
+                       ReadDataset(vars.get(), child, absl::StrCat("variable '", variable, "'"), variable));
+      result.weights.push_back(std::move(weight));
+    }
+    return result;
+  }
+
   absl::Status Error(absl::string_view what) {
     return absl::InvalidArgumentError(absl::StrCat(path_, ": ", what, " (HDF5: ", TakeHdf5ErrorText(), ")"));
   }
@@ -143,6 +246,13 @@ class Reader {
       // H5Lexists fails on a missing intermediate group too; both mean missing.
       return absl::InvalidArgumentError(absl::StrCat(path_, ": ", where, " is listed in weight_names but not stored"));
     }
+    return ReadDataset(group, name, where, name);
+  }
+
+  // Reads the float dataset `name` of `group` as the weight `stored_name`;
+  // `where` says which one in messages.
+  absl::StatusOr<KerasWeight> ReadDataset(hid_t group, const std::string& name, const std::string& where,
+                                          const std::string& stored_name) {
     Handle dataset(H5Dopen2(group, name.c_str(), H5P_DEFAULT), H5Dclose);
     if (!dataset.valid()) return Error(absl::StrCat("cannot open ", where));
     Handle type(H5Dget_type(dataset.get()), H5Tclose);
@@ -158,7 +268,7 @@ class Reader {
     std::vector<hsize_t> dims(rank);
     H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
     KerasWeight weight;
-    weight.name = name;
+    weight.name = stored_name;
     int64_t elements = 1;
     for (hsize_t dim : dims) {
       if (dim > static_cast<hsize_t>(kMaxWeightElements) || elements * static_cast<int64_t>(dim) > kMaxWeightElements) {
@@ -282,6 +392,7 @@ class Reader {
 
   std::string path_;
   int64_t total_elements_ = 0;
+  int64_t names_budget_ = 100000;
 };
 
 // The reader runs in a child process (see ReadKerasH5File), which hands its
@@ -349,6 +460,7 @@ std::string Encode(const absl::StatusOr<KerasH5File>& result) {
   out.U64(result->layers.size());
   for (const KerasLayerWeights& layer : result->layers) {
     out.String(layer.name);
+    out.String(layer.recorded_name);
     out.U64(layer.weights.size());
     for (const KerasWeight& weight : layer.weights) {
       out.String(weight.name);
@@ -377,7 +489,8 @@ absl::StatusOr<KerasH5File> Decode(const std::string& bytes, const std::string& 
   file.layers.resize(layer_count);
   for (KerasLayerWeights& layer : file.layers) {
     uint64_t weight_count;
-    if (!in.String(&layer.name) || !in.U64(&weight_count) || weight_count > bytes.size()) {
+    if (!in.String(&layer.name) || !in.String(&layer.recorded_name) || !in.U64(&weight_count) ||
+        weight_count > bytes.size()) {
       return garbled;
     }
     layer.weights.resize(weight_count);
@@ -397,19 +510,19 @@ absl::StatusOr<KerasH5File> Decode(const std::string& bytes, const std::string& 
   return file;
 }
 
-}  // namespace
-
-absl::StatusOr<KerasH5File> ReadKerasH5File(const std::string& path, absl::Duration time_limit) {
-  // Debian's libhdf5 1.10 loops forever on some corrupt files (one flipped
-  // byte in the real model makes H5Aread spin in H5HG_read) and can crash on
-  // others. Neither can be caught in-process, so HDF5 only ever runs in a
-  // short-lived child process, which also makes the library's global state
-  // (not thread-safe in Debian's build) private to each read.
-  auto read_in_child = [&path] {
+// Runs `read` in a child process and decodes what it returns. Debian's
+// libhdf5 1.10 loops forever on some corrupt files (one flipped byte in the
+// real model makes H5Aread spin in H5HG_read) and can crash on others. Neither
+// can be caught in-process, so HDF5 only ever runs in a short-lived child
+// process, which also makes the library's global state (not thread-safe in
+// Debian's build) private to each read.
+absl::StatusOr<KerasH5File> ReadInChild(const std::function<absl::StatusOr<KerasH5File>()>& read,
+                                        const std::string& source, absl::Duration time_limit) {
+  auto read_in_child = [&read] {
     // HDF5 prints its error stack to stderr by default; errors are reported
     // through the returned Status instead.
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-    return Encode(Reader(path).Read());
+    return Encode(read());
   };
   // The most a file within the size limits can produce, plus room for names.
   constexpr size_t kMaxResultBytes = kMaxTotalWeightElements * sizeof(float) + (size_t{64} << 20);
@@ -418,14 +531,33 @@ absl::StatusOr<KerasH5File> ReadKerasH5File(const std::string& path, absl::Durat
     switch (bytes.status().code()) {
       case absl::StatusCode::kDeadlineExceeded:
       case absl::StatusCode::kAborted:
-        return absl::InvalidArgumentError(absl::StrCat(path, ": reading the file with HDF5 ", bytes.status().message(),
-                                                       "; the file is corrupt or not a Keras .h5 model"));
+        return absl::InvalidArgumentError(absl::StrCat(source, ": reading the file with HDF5 ",
+                                                       bytes.status().message(),
+                                                       "; the file is corrupt or not a Keras model"));
       default:
         return absl::Status(bytes.status().code(),
-                            absl::StrCat(path, ": reading the file with HDF5 failed: ", bytes.status().message()));
+                            absl::StrCat(source, ": reading the file with HDF5 failed: ", bytes.status().message()));
     }
   }
-  return Decode(*bytes, path);
+  return Decode(*bytes, source);
+}
+
+}  // namespace
+
+absl::StatusOr<KerasH5File> ReadKerasH5File(const std::string& path, absl::Duration time_limit) {
+  return ReadInChild([&path] { return Reader(path).Read(); }, path, time_limit);
+}
+
+absl::StatusOr<std::vector<KerasLayerWeights>> ReadKerasWeightsImage(const std::string& image,
+                                                                     const std::string& source,
+                                                                     absl::Duration time_limit) {
+  auto read = [&]() -> absl::StatusOr<KerasH5File> {
+    KerasH5File file;
+    ASSIGN_OR_RETURN(file.layers, Reader(source).ReadWeightsImage(image));
+    return file;
+  };
+  ASSIGN_OR_RETURN(KerasH5File file, ReadInChild(read, source, time_limit));
+  return std::move(file.layers);
 }
 
 }  // namespace resnet8

@@ -23,7 +23,8 @@
 
 namespace resnet8 {
 
-// One stored variable, e.g. "conv2d/kernel:0", as float32 in row-major order.
+// One stored variable, e.g. "conv2d/kernel:0" in a .h5 or "layers/conv2d/vars/0"
+// in a .keras archive, as float32 in row-major order.
 struct KerasWeight {
   std::string name;
   std::vector<int64_t> shape;
@@ -31,13 +32,25 @@ struct KerasWeight {
 };
 
 // The weights of one layer in `weight_names` order (empty for layers such as
-// Add that have none).
+// Add that have none). From a .keras weights file: one `vars` group, named
+// by its path ("layers/conv2d"), its variables in index order.
 struct KerasLayerWeights {
   std::string name;
   std::vector<KerasWeight> weights;
+  // .keras only: the layer name Keras 3.6 and later record on the `vars`
+  // group (attribute `name`); empty when absent.
+  std::string recorded_name = "";
 };
 
+enum class KerasFileFormat {
+  kH5,     // model.save("m.h5"): HDF5 with model_config and model_weights
+  kKeras,  // model.save("m.keras"): a zip of config.json, metadata.json, model.weights.h5
+};
+
+// A Keras model file as stored, in either format (keras_archive.h reads the
+// .keras form into this same shape).
 struct KerasH5File {
+  KerasFileFormat format = KerasFileFormat::kH5;
   std::string model_config_json;
   std::string keras_version;              // root attribute `keras_version`; "" if absent
   std::string backend;                    // root attribute `backend`; "" if absent
@@ -62,6 +75,18 @@ inline constexpr absl::Duration kDefaultH5ReadTimeLimit = absl::Seconds(20);
 // file, and the layer and variable where there is one. Thread-safe.
 absl::StatusOr<KerasH5File> ReadKerasH5File(const std::string& path,
                                             absl::Duration time_limit = kDefaultH5ReadTimeLimit);
+
+// Reads the variables of a Keras 3 weights file held in memory (the
+// `model.weights.h5` member of a .keras archive): every group called `vars`
+// below the root groups `layers` and `_layer_checkpoint_dependencies` (the
+// name tf.keras 2.12-2.14 used), nested models' included, as one
+// KerasLayerWeights each, named by the group's path without "/vars". The
+// variables of a group are its datasets "0", "1", ... in numeric order; any
+// other name is an error. Groups elsewhere (optimizer, metrics) are not read.
+// Runs in a child process like ReadKerasH5File, with the same limits and
+// errors; `source` names the member in messages ("m.keras: model.weights.h5").
+absl::StatusOr<std::vector<KerasLayerWeights>> ReadKerasWeightsImage(
+    const std::string& image, const std::string& source, absl::Duration time_limit = kDefaultH5ReadTimeLimit);
 
 }  // namespace resnet8
 

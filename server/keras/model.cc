@@ -16,6 +16,7 @@
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "server/keras/keras_file.h"
 
 namespace resnet8 {
 namespace {
@@ -798,9 +799,13 @@ absl::Status BindWeights(KerasLayer& layer, const Shape& in, const std::vector<K
   return absl::OkStatus();
 }
 
-int KerasMajorVersion(const std::string& version) {
-  int major = 2;
-  if (!version.empty() && !absl::SimpleAtoi(version.substr(0, version.find('.')), &major)) major = 2;
+// Files that do not say: .h5 files before Keras 2.1 are Keras 2 (or 1); a
+// .keras file without metadata.json can only be Keras 3's.
+int KerasMajorVersion(const KerasH5File& file) {
+  const int unknown = file.format == KerasFileFormat::kKeras ? 3 : 2;
+  int major = unknown;
+  const std::string& version = file.keras_version;
+  if (!version.empty() && !absl::SimpleAtoi(version.substr(0, version.find('.')), &major)) major = unknown;
   return major;
 }
 
@@ -896,7 +901,7 @@ absl::StatusOr<KerasModel> BuildKerasModel(const KerasH5File& file, const std::s
 
   KerasModel model;
   model.keras_version = file.keras_version;
-  const int keras_major = KerasMajorVersion(file.keras_version);
+  const int keras_major = KerasMajorVersion(file);
   // Configs are kept for the weight binding below, which needs their readers.
   std::vector<ConfigReader> readers;
   readers.reserve(layer_list.size() + 1);
@@ -976,8 +981,8 @@ absl::StatusOr<KerasModel> BuildKerasModel(const KerasH5File& file, const std::s
   for (const KerasLayerWeights& weights : file.layers) {
     if (model.Find(weights.name) < 0) {
       if (weights.weights.empty()) continue;  // e.g. Keras 3's empty top_level_model_weights
-      return absl::InvalidArgumentError(
-          absl::StrCat(source, ": weights stored for layer '", weights.name, "', which model_config does not have"));
+      return absl::InvalidArgumentError(absl::StrCat(source, ": weights stored for layer '", weights.name,
+                                                     "', which the model's config does not have"));
     }
     stored[weights.name] = &weights;
   }
@@ -994,7 +999,7 @@ absl::StatusOr<KerasModel> BuildKerasModel(const KerasH5File& file, const std::s
 }
 
 absl::StatusOr<KerasModel> LoadKerasModel(const std::string& path) {
-  ASSIGN_OR_RETURN(KerasH5File file, ReadKerasH5File(path));
+  ASSIGN_OR_RETURN(KerasH5File file, ReadKerasFile(path));
   return BuildKerasModel(file, path);
 }
 

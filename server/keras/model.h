@@ -9,7 +9,7 @@
 // The result is complete and consistent, or an error names the layer and what
 // is wrong; it never holds half a model.
 //
-//   ASSIGN_OR_RETURN(KerasH5File file, ReadKerasH5File(path));
+//   ASSIGN_OR_RETURN(KerasH5File file, ReadKerasFile(path));  // .h5 or .keras
 //   ASSIGN_OR_RETURN(KerasModel model, BuildKerasModel(file, path));
 //   const KerasLayer& stem = model.layers[1];  // Conv2D "conv2d", 16 filters
 //
@@ -176,13 +176,13 @@ struct KerasModel {
   std::string Summary() const;
 };
 
-// Builds the model from a file read by ReadKerasH5File(). `source` names the
+// Builds the model from a file read by ReadKerasFile(). `source` names the
 // file in messages. Errors are INVALID_ARGUMENT and name the layer: malformed
 // JSON, an unsupported layer kind or option, a dangling or cyclic input, a
 // shape mismatch, missing, extra or wrongly shaped weights.
 absl::StatusOr<KerasModel> BuildKerasModel(const KerasH5File& file, const std::string& source);
 
-// Convenience: ReadKerasH5File() then BuildKerasModel().
+// Convenience: ReadKerasFile() (a .keras or a .h5, by content) then BuildKerasModel().
 absl::StatusOr<KerasModel> LoadKerasModel(const std::string& path);
 
 // Parses a preprocessing value as the --input_scale and --input_offset flags
