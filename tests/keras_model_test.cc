@@ -107,7 +107,7 @@ TEST(KerasModel, RejectsWeightsOfUnknownLayer) {
   KerasH5File file = MakeResNetFixture({.widths = {4}});
   file.layers.push_back({"conv2d_99", {{"conv2d_99/kernel:0", {1}, {1}}}});
   EXPECT_STATUS(BuildKerasModel(file, "m.h5"), absl::StatusCode::kInvalidArgument,
-                "weights stored for layer 'conv2d_99', which model_config does not have");
+                "weights stored for layer 'conv2d_99', which the model's config does not have");
 }
 
 TEST(KerasModel, RejectsWrongWeightShape) {

@@ -8,8 +8,9 @@
 # Every output must match tfjs within 1e-5 (relative to the value where it is
 # above 1), with the same argmax. The few layers and options tfjs-layers does
 # not implement run in tfjs_reference.mjs as tfjs-core ops composed after
-# Keras's formula; the summary lists them. Fixtures written in Keras 3's form
-# (NAME_keras3) must also convert to exactly the tensors of their Keras 2 twin.
+# Keras's formula; the summary lists them. Fixtures written in Keras 3's forms
+# (NAME_keras3.h5, and NAME_keras.keras and NAME_keras_sequential.keras archives)
+# must also convert to exactly the tensors of their Keras 2 twin.
 # Usage: layer_fixtures_test.sh BUILD_BIN_DIR SHARED_DIR TFJS_DIR
 set -euo pipefail
 bin=$1 tfjs=$3
@@ -22,7 +23,9 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 /usr/bin/python3 "$here/fixtures/write_layer_fixtures.py" "$work" > "$work/names.txt"
 echo "$(wc -l < "$work/names.txt") fixtures"
 while read -r name; do
-  "$bin/resnet8_convert" --model="$work/$name.h5" --output="$work/$name.ts" --format=torchscript \
+  model="$work/$name.h5"
+  [[ -f "$model" ]] || model="$work/$name.keras"
+  "$bin/resnet8_convert" --model="$model" --output="$work/$name.ts" --format=torchscript \
     > "$work/$name.txt" 2>&1 || fail "$name: $(cat "$work/$name.txt")"
 done < "$work/names.txt"
 # Node resolves the script's imports from the node_modules beside it.
@@ -56,13 +59,17 @@ for name in names:
     compared.append(name)
     if tfjs["by_formula"]:
         by_formula.append(name)
-twins = [name for name in names if name.endswith("_keras3")]
-for twin in twins:
-    base = twin[:-len("_keras3")]
+forms = ("_keras3", "_keras", "_keras_sequential")
+twins = [(name, name[:name.rindex(form)]) for name in names for form in forms if name.endswith(form)
+         and name[:name.rindex(form)] in outputs]
+for twin, base in twins:
     assert torch.equal(outputs[twin], outputs[base]), f"{twin} converts to other tensors than {base}"
+archives = [twin for twin, _ in twins if not twin.endswith("_keras3")]
 print(f"{len(compared)} fixtures match tfjs within 1e-5, {len(compared) - len(by_formula)} of them through "
       f"tfjs-layers alone; {len(by_formula)} use tfjs-core ops composed after Keras's formula for a layer "
       f"tfjs-layers lacks: {', '.join(by_formula)}")
-print(f"{len(twins)} fixtures in Keras 3's form convert to exactly the tensors of their Keras 2 twins")
+print(f"{len(twins)} fixtures in Keras 3's forms convert to exactly the tensors of their Keras 2 twins, "
+      f"{len(archives)} of them .keras archives")
+assert len(archives) >= 20, archives
 PY
 echo "layer_fixtures_test: passed"
