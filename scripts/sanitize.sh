@@ -4,7 +4,7 @@
 # (-O1 -gline-tables-only: what a sanitizer report needs, a fraction of the
 # build time of full debug info). In it:
 #   1. every unit test without LibTorch, with leak checking;
-#   2. both libFuzzer targets at once, each for a bounded time, starting from
+#   2. the three libFuzzer targets at once, each for a bounded time, starting from
 #      its corpus in tests/fuzz/corpus/<target> (new inputs go to a temporary
 #      folder; the repo's corpus is only read);
 #   3. the unit tests that need LibTorch, and a representative set of e2e
@@ -17,8 +17,8 @@
 # at the same moment, a matter of timing at ASan speed), the 1,000-model fuzz
 # loop (its reader code runs here in the unit tests and the model_config
 # fuzzer), the replica tests (the restart test's client code, twice more),
-# the full-set golden runs (the perf200 ones cover the same code), the 76
-# one-layer fixtures through the converter program (76 instrumented starts
+# the full-set golden runs (the perf200 ones cover the same code), the 102
+# one-layer fixtures through the converter program (102 instrumented starts
 # take minutes; layer_fixtures_in_process_test converts the same files here
 # in process), the
 # killed-and-restarted server (72 s here; the client's resend logic runs here
@@ -26,7 +26,9 @@
 # converter's shell test (the converter program runs here in StorageForms,
 # its writers in model_export_test), the MLPerf
 # scoring run (its AUC and folder code runs here in roc_auc_test and
-# mlperf_tiny_folder_test), and the Docker stack (its image is built without
+# mlperf_tiny_folder_test), the .keras end-to-end test (three full-set
+# evaluations; its reader code runs here in layer_fixtures_in_process_test,
+# zip_archive_test and the zip fuzzer), and the Docker stack (its image is built without
 # sanitizers).
 #
 #   scripts/sanitize.sh                     # default 45 s per fuzzer
@@ -67,23 +69,25 @@ fuzz() {
   rm -rf "$found"
   return $status
 }
-echo "== request_fuzzer and model_config_fuzzer, ${seconds} s each, at once"
-fuzz request_fuzzer & request_pid=$!
-fuzz model_config_fuzzer & config_pid=$!
-request_status=0 config_status=0
-wait $request_pid || request_status=$?
-wait $config_pid || config_status=$?
-for fuzzer in request_fuzzer model_config_fuzzer; do
+fuzzers=(request_fuzzer model_config_fuzzer zip_archive_fuzzer)
+echo "== ${fuzzers[*]}, ${seconds} s each, at once"
+declare -A fuzz_pid fuzz_status
+for fuzzer in "${fuzzers[@]}"; do
+  fuzz "$fuzzer" & fuzz_pid[$fuzzer]=$!
+done
+for fuzzer in "${fuzzers[@]}"; do
+  fuzz_status[$fuzzer]=0
+  wait "${fuzz_pid[$fuzzer]}" || fuzz_status[$fuzzer]=$?
+done
+for fuzzer in "${fuzzers[@]}"; do
   log="$build/fuzz/$fuzzer.log"
   echo "-- $fuzzer"
   grep -E "^(#[0-9]+[[:space:]]+(INITED|DONE)|stat::(number_of_executed_units|new_units_added|peak_rss_mb))" "$log" || true
 done
-for fuzzer in request_fuzzer model_config_fuzzer; do
-  status=$request_status
-  [[ $fuzzer == model_config_fuzzer ]] && status=$config_status
-  if [[ $status -ne 0 ]]; then
+for fuzzer in "${fuzzers[@]}"; do
+  if [[ ${fuzz_status[$fuzzer]} -ne 0 ]]; then
     tail -n 60 "$build/fuzz/$fuzzer.log" >&2
-    echo "sanitize.sh: $fuzzer failed (exit $status); the input is saved as $build/fuzz/$fuzzer-*" >&2
+    echo "sanitize.sh: $fuzzer failed (exit ${fuzz_status[$fuzzer]}); the input is saved as $build/fuzz/$fuzzer-*" >&2
     exit 1
   fi
 done
@@ -92,5 +96,5 @@ echo "== the LibTorch unit tests and the representative e2e tests under ASan + U
 export ASAN_OPTIONS="detect_leaks=0:handle_segv=0:detect_stack_use_after_return=1"
 ctest --no-tests=error --test-dir "$build" -L torch -j "$jobs" --output-on-failure
 ctest --no-tests=error --test-dir "$build" -L e2e -j "$jobs" --output-on-failure \
-  -E "FullTestSet|Resilience.(Sixteen|ThreeReplicas|AnEvaluationSurvivesAServerKilled)|ModelFuzz|LayerFixtures|ConvertCli|MlperfScoring|Deploy"
+  -E "FullTestSet|Resilience.(Sixteen|ThreeReplicas|AnEvaluationSurvivesAServerKilled)|ModelFuzz|LayerFixtures|ConvertCli|MlperfScoring|KerasArchive|Deploy"
 echo "sanitize.sh: unit tests (with and without LibTorch), e2e tests and fuzzers passed under ASan + UBSan"

@@ -4,24 +4,31 @@
 // crash, a hang, or a partial output file. Every case goes through the
 // loading code in process; a sample also goes through the shipped converter
 // and server programs, which must exit 0 or 1 (never a signal or a hang).
+// The same for the model as a Keras 3 .keras archive (written by
+// tests/fixtures/h5_to_keras.py): corrupted archive bytes, and corrupted
+// config.json and model.weights.h5 members packed into a valid archive, so
+// that the damage reaches the JSON and HDF5 readers past the zip's CRC-32.
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <random>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "server/keras/h5_file.h"
+#include "server/keras/keras_file.h"
 #include "server/keras/model.h"
 #include "server/keras/self_check.h"
+#include "server/keras/zip_archive.h"
 #include "server/torch/model_loader.h"
 #include "tests/program_runner.h"
 #include "tests/test_support.h"
+#include "tests/zip_writer.h"
 
 namespace resnet8 {
 namespace {
@@ -43,13 +50,14 @@ std::string ReadBytes(const std::string& path) {
 
 void WriteBytes(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
-// Overwrites 1 to 16 random bytes; the same seed gives the same cases on every machine.
-std::string Corrupt(const std::string& original, int case_index, std::mt19937_64& random, std::string* what) {
+// Overwrites 1 to 16 random bytes of [begin, end); the same seed gives the
+// same cases on every machine.
+std::string CorruptSpan(const std::string& original, size_t begin, size_t end, std::mt19937_64& random,
+                        std::string* what) {
   std::string bytes = original;
-  const size_t span = case_index % 2 == 0 ? std::min(kMetadataBytes, bytes.size()) : bytes.size();
   const int count = 1 + static_cast<int>(random() % 16);
   for (int i = 0; i < count; ++i) {
-    const size_t offset = random() % span;
+    const size_t offset = begin + random() % (end - begin);
     const char value = static_cast<char>(random() % 256);
     absl::StrAppend(what, i == 0 ? "" : ",", offset, "=", absl::StrFormat("%02x", static_cast<uint8_t>(value)));
     bytes[offset] = value;
@@ -57,11 +65,17 @@ std::string Corrupt(const std::string& original, int case_index, std::mt19937_64
   return bytes;
 }
 
+// A case of the .h5: half aimed at the HDF5 metadata, half anywhere.
+std::string Corrupt(const std::string& original, int case_index, std::mt19937_64& random, std::string* what) {
+  const size_t span = case_index % 2 == 0 ? std::min(kMetadataBytes, original.size()) : original.size();
+  return CorruptSpan(original, 0, span, random, what);
+}
+
 enum class Outcome { kLoadedAndChecked, kRefused };
 
 // The server's and the converter's loading road, in process.
 absl::StatusOr<Outcome> Load(const std::string& path) {
-  absl::StatusOr<KerasH5File> file = ReadKerasH5File(path, kReadLimit);
+  absl::StatusOr<KerasH5File> file = ReadKerasFile(path);
   if (!file.ok()) return file.status();
   absl::StatusOr<KerasModel> model = BuildKerasModel(*file, path);
   if (!model.ok()) return model.status();
@@ -81,21 +95,19 @@ absl::StatusOr<Outcome> Load(const std::string& path) {
 // in pairs (0,1 to shard 0; 2,3 to shard 1; ...), so that each gets as many
 // cases aimed at the metadata (even) as at the whole file (odd).
 constexpr int kShards = 2;
-class ModelFuzz : public ::testing::TestWithParam<int> {};
+using CaseMaker = std::function<std::string(int case_index, std::mt19937_64& random, std::string* what)>;
 
-TEST_P(ModelFuzz, CorruptedModelsLoadCheckedOrAreRefusedWithAMessage) {
-  const int shard = GetParam();
-  const std::string original = ReadBytes(testing::SharedModelPath());
-  ASSERT_GT(original.size(), kMetadataBytes);
+// Runs this shard's cases of `make`, each written as case<i>.<extension>.
+void RunShard(int shard, const std::string& extension, const CaseMaker& make) {
   const std::string dir = testing::MakeTempDir();
   std::mt19937_64 random(kSeed);
   int loaded = 0, refused = 0, hdf5_stopped = 0, self_check_failed = 0, programs_run = 0, cases = 0;
   for (int i = 0; i < kCases; ++i) {
     std::string what;
-    const std::string bytes = Corrupt(original, i, random, &what);
+    const std::string bytes = make(i, random, &what);
     if ((i / 2) % kShards != shard) continue;
     ++cases;
-    const std::string path = absl::StrCat(dir, "/case", i, ".h5");
+    const std::string path = absl::StrCat(dir, "/case", i, ".", extension);
     WriteBytes(path, bytes);
     SCOPED_TRACE(absl::StrCat("case ", i, " (offset=byte: ", what, ")"));
 
@@ -147,14 +159,66 @@ TEST_P(ModelFuzz, CorruptedModelsLoadCheckedOrAreRefusedWithAMessage) {
     }
     std::filesystem::remove(path, ignored);
   }
-  const std::string summary =
-      absl::StrCat(cases, " of ", kCases, " corrupted models (seed ", kSeed, ", shard ", shard, "): ", loaded,
-                   " loaded and passed the self-check, ", refused, " refused with a message naming the file (",
-                   hdf5_stopped, " stopped in the HDF5 reader process, ", self_check_failed,
-                   " failed the self-check); ", programs_run, " also run through resnet8_convert and resnet8_server");
+  const std::string summary = absl::StrCat(
+      cases, " of ", kCases, " corrupted .", extension, " models (seed ", kSeed, ", shard ", shard, "): ", loaded,
+      " loaded and passed the self-check, ", refused, " refused with a message naming the file (", hdf5_stopped,
+      " stopped in the HDF5 reader process, ", self_check_failed, " failed the self-check); ", programs_run,
+      " also run through resnet8_convert and resnet8_server");
   std::cout << summary << "\n";
-  RecordProperty("summary", summary);
-  EXPECT_EQ(loaded + refused, cases);
+  ::testing::Test::RecordProperty("summary", summary);
+  EXPECT_GT(refused, 0) << "no case was refused: the corruption did not reach the readers";
+}
+
+class ModelFuzz : public ::testing::TestWithParam<int> {};
+
+TEST_P(ModelFuzz, CorruptedModelsLoadCheckedOrAreRefusedWithAMessage) {
+  const std::string original = ReadBytes(testing::SharedModelPath());
+  ASSERT_GT(original.size(), kMetadataBytes);
+  RunShard(GetParam(), "h5",
+           [&](int i, std::mt19937_64& random, std::string* what) { return Corrupt(original, i, random, what); });
+}
+
+// The .keras form of the same model, in four kinds of case: archive bytes
+// anywhere; the zip's own records (the local headers at the front, the
+// directory at the end); config.json; and the HDF5 metadata at the front of
+// model.weights.h5. The member cases are packed into a valid archive.
+TEST_P(ModelFuzz, CorruptedKerasArchivesLoadCheckedOrAreRefusedWithAMessage) {
+  const std::string keras_path = testing::MakeTempDir() + "/resnet8.keras";
+  const testing::ProgramResult written =
+      testing::RunProgram({"/usr/bin/python3", testing::SourceDir() + "/tests/fixtures/h5_to_keras.py",
+                           testing::SharedModelPath(), keras_path},
+                          absl::Seconds(60));
+  ASSERT_TRUE(written.ExitedWith(0)) << written.Describe();
+  const std::string original = ReadBytes(keras_path);
+  ASSERT_OK_AND_ASSIGN(ZipArchive archive, ZipArchive::Open(keras_path));
+  testing::ZipMembers members;
+  for (const ZipMember& member : archive.members()) {
+    ASSERT_OK_AND_ASSIGN(std::string contents, archive.Read(member, uint64_t{1} << 30));
+    members.emplace_back(member.name, std::move(contents));
+  }
+  ASSERT_EQ(members.size(), 3u);
+  ASSERT_EQ(members[1].first, "config.json");
+  ASSERT_EQ(members[2].first, "model.weights.h5");
+  RunShard(GetParam(), "keras", [&](int i, std::mt19937_64& random, std::string* what) -> std::string {
+    // In fours, so that both shards (which take the cases in pairs) get every kind.
+    const int kind = (i / 4) % 4;
+    switch (kind) {
+      case 0:
+        return CorruptSpan(original, 0, original.size(), random, what);
+      case 1: {
+        const bool front = random() % 2 == 0;
+        return front ? CorruptSpan(original, 0, 512, random, what)
+                     : CorruptSpan(original, original.size() - 512, original.size(), random, what);
+      }
+      default: {
+        testing::ZipMembers corrupted = members;
+        std::string& contents = corrupted[kind == 2 ? 1 : 2].second;
+        absl::StrAppend(what, kind == 2 ? "config.json " : "model.weights.h5 ");
+        contents = CorruptSpan(contents, 0, std::min(contents.size(), kMetadataBytes), random, what);
+        return testing::ZipBytes(corrupted);
+      }
+    }
+  });
 }
 
 INSTANTIATE_TEST_SUITE_P(Shards, ModelFuzz, ::testing::Range(0, kShards));
