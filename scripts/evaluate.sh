@@ -5,7 +5,7 @@
 # through it with resnet8_client, prints the report, and stops the server.
 #
 #   scripts/evaluate.sh                                 # the defaults below
-#   MODEL=my.h5 DATA=path/to/cifar-10-batches-bin scripts/evaluate.sh
+#   MODEL=my.keras DATA=path/to/cifar-10-batches-bin scripts/evaluate.sh   (.keras or .h5)
 #   scripts/evaluate.sh --subset=perf200 --report_json=report.json   # extra client flags
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,4 +1,4 @@
-// resnet8_convert: converts a Keras .h5 image classifier for PyTorch.
+// resnet8_convert: converts a Keras .h5 or .keras image classifier for PyTorch.
 //
 //   resnet8_convert --model=pretrainedResnet.h5 --output=resnet8.pt
 //   resnet8_convert --model=cnn.h5 --output=cnn.ts --format=torchscript --input_scale=1/255
@@ -26,7 +26,7 @@
 #include "server/torch/model_loader.h"
 #include "server/torch/module_check.h"
 
-ABSL_FLAG(std::string, model, "", "Keras .h5 model to convert (required)");
+ABSL_FLAG(std::string, model, "", "Keras model to convert, .h5 or .keras (recognized by content) (required)");
 ABSL_FLAG(std::string, output, "", "where to write the PyTorch file (required)");
 ABSL_FLAG(std::string, format, "state_dict",
           "state_dict: the weights, for torch.load; torchscript: the whole model, for torch.jit.load");
@@ -82,8 +82,8 @@ absl::Status Convert(const std::string& model_path, const std::string& output_pa
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "Converts a Keras .h5 image classifier for PyTorch.\n"
-      "Usage: resnet8_convert --model=IN.h5 --output=OUT [--format=state_dict|torchscript] "
+      "Converts a Keras .h5 or .keras image classifier for PyTorch.\n"
+      "Usage: resnet8_convert --model=IN.h5|IN.keras --output=OUT [--format=state_dict|torchscript] "
       "[--input_scale=S] [--input_offset=O]");
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) {

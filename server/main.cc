@@ -1,4 +1,4 @@
-// resnet8_server: converts a Keras .h5 image classifier at startup, checks it, and
+// resnet8_server: converts a Keras .h5 or .keras image classifier at startup, checks it, and
 // serves the resnet8.v1.Evaluator gRPC API with standard health checking.
 //
 //   resnet8_server --model=pretrainedResnet.h5 [--address=127.0.0.1:50051]
@@ -28,7 +28,7 @@
 #include "server/torch/model_loader.h"
 #include "server/torch/torch_classifier.h"
 
-ABSL_FLAG(std::string, model, "", "Keras .h5 model to serve (required)");
+ABSL_FLAG(std::string, model, "", "Keras model to serve, .h5 or .keras (recognized by content) (required)");
 ABSL_FLAG(std::string, address, "127.0.0.1:50051",
           "HOST:PORT to listen on; port 0 picks a free one. Loopback unless you choose otherwise");
 ABSL_FLAG(int64_t, max_batch_images, 1024, "most images per request batch (1,024 fit gRPC's default 4 MiB)");
@@ -182,7 +182,7 @@ int main(int argc, char** argv) {
 
   absl::SetProgramUsageMessage(
       "Serves a Keras image classifier converted to LibTorch over gRPC.\n"
-      "Usage: resnet8_server --model=PATH.h5 [--address=HOST:PORT]");
+      "Usage: resnet8_server --model=PATH.h5|PATH.keras [--address=HOST:PORT]");
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);

@@ -16,8 +16,8 @@
 namespace resnet8 {
 
 struct ServedModel {
-  std::string file;           // the .h5's base name
-  std::string sha256;         // of the .h5 file
+  std::string file;           // the model file's base name
+  std::string sha256;         // of the model file (.h5 or .keras)
   std::string keras_version;  // as the file states it
   std::string architecture;   // layer counts by class, e.g. "30 layers: 9 Conv2D, ..."
   bool outputs_are_logits = false;
