@@ -59,6 +59,10 @@ ABSL_FLAG(std::string, input_scale, "1",
           "the model sees pixel * input_scale + input_offset (pixel 0..255): one value, a fraction such as 1/255, "
           "or one per channel (R,G,B). For models trained on x/255: --input_scale=1/255");
 ABSL_FLAG(std::string, input_offset, "0", "see --input_scale; one value or one per channel, e.g. -0.5,-0.5,-0.5");
+ABSL_FLAG(std::string, precision, "auto",
+          "arithmetic of the served module: auto (float32 unless its rounding noise, measured at startup against "
+          "float64, exceeds a third of the 1e-5 faithfulness bar; then float64, about 10x slower), float32 or "
+          "float64");
 ABSL_FLAG(bool, optimize, true,
           "serve the fast path: BatchNorm folded into the convolutions, channels-last, cache-sized passes "
           "(same results within float rounding; the self-check verifies it). false serves the module exactly "
@@ -71,7 +75,8 @@ SelfCheckOutcome Outcome(const SelfCheckResult& check) {
   return {check.passed, check.images, check.max_abs_difference, check.detail};
 }
 
-ServedModel DescribeModel(const LoadedModel& model, bool optimized, double convert_seconds) {
+ServedModel DescribeModel(const LoadedModel& model, bool optimized, const PrecisionChoice& precision,
+                          double convert_seconds) {
   ServedModel served;
   served.file = model.path.substr(model.path.rfind('/') + 1);
   served.sha256 = model.sha256;
@@ -90,10 +95,11 @@ ServedModel DescribeModel(const LoadedModel& model, bool optimized, double conve
       transform.IsIdentity()
           ? "uint8 0..255 fed to the model as float 0..255: no scaling, no mean subtraction"
           : absl::StrCat("uint8 0..255 fed to the model as float ", transform.ToString(), " (per channel R, G, B)");
-  served.input_scale = transform.scale;
-  served.input_offset = transform.offset;
+  served.input_scale.assign(transform.scale.begin(), transform.scale.end());
+  served.input_offset.assign(transform.offset.begin(), transform.offset.end());
   served.runtime = absl::StrCat("LibTorch ", TORCH_VERSION, " (CPU, ",
-                                optimized ? "optimized: BatchNorm folded, channels-last" : "as converted", ")");
+                                optimized ? "optimized: BatchNorm folded, channels-last" : "as converted", "; ",
+                                precision.detail, ")");
   served.convert_seconds = convert_seconds;
   served.input_name = model.keras.input_layer;
   served.output_name = model.keras.output_layer;
@@ -126,6 +132,7 @@ absl::Status Serve(const std::string& model_path, const ServerOptions& options, 
                    bool optimize, const sigset_t& stop_signals) {
   ASSIGN_OR_RETURN(InputTransform transform,
                    ParseInputTransformFlags(absl::GetFlag(FLAGS_input_scale), absl::GetFlag(FLAGS_input_offset)));
+  ASSIGN_OR_RETURN(PrecisionPolicy policy, ParsePrecisionPolicy(absl::GetFlag(FLAGS_precision)));
   const absl::Time start = absl::Now();
   ASSIGN_OR_RETURN(LoadedModel model, LoadKerasFile(model_path, transform));
   ServiceMetrics metrics;
@@ -133,24 +140,25 @@ absl::Status Serve(const std::string& model_path, const ServerOptions& options, 
   timed.on_timing = [&metrics](absl::Duration queue, absl::Duration compute) {
     metrics.RecordInference(queue, compute);
   };
-  ASSIGN_OR_RETURN(std::unique_ptr<TorchClassifier> classifier, MakeServedClassifier(model, optimize, timed));
+  ASSIGN_OR_RETURN(ServedClassifier served, MakeServedClassifier(model, optimize, timed, policy));
+  const TorchClassifier& classifier = *served.classifier;
   // Reading, validating and building the served module: the conversion.
   const double convert_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   LOG(INFO) << "converted " << model_path << " in " << convert_seconds << " s: " << model.keras.Summary()
             << "; outputs " << (model.keras.Outputs() == OutputKind::kLogits ? "logits" : "probabilities") << "; input "
-            << transform.ToString() << "; sha256 " << model.sha256;
+            << transform.ToString() << "; sha256 " << model.sha256 << "; precision " << served.precision.detail;
 
   // Listen first (health NOT_SERVING), so probes see the startup; serve only
   // after the self-check passes.
-  ASSIGN_OR_RETURN(
-      std::unique_ptr<EvaluatorServer> server,
-      EvaluatorServer::Start(options, *classifier, DescribeModel(model, optimize, convert_seconds), &metrics));
+  ASSIGN_OR_RETURN(std::unique_ptr<EvaluatorServer> server,
+                   EvaluatorServer::Start(options, classifier,
+                                          DescribeModel(model, optimize, served.precision, convert_seconds), &metrics));
   if (!options.metrics_address.empty()) LOG(INFO) << "metrics on http://" << server->metrics_address() << "/metrics";
   if (!options.http_address.empty()) {
     LOG(INFO) << "http on " << (options.tls_certificate_chain.empty() ? "http://" : "https://")
               << server->http_address();
   }
-  ASSIGN_OR_RETURN(SelfCheckResult check, RunSelfCheck(model.keras, *classifier));
+  ASSIGN_OR_RETURN(SelfCheckResult check, RunSelfCheck(model.keras, classifier, CheckTolerance(served.precision)));
   server->SetSelfCheck(Outcome(check));
   if (!check.passed) {
     return absl::InternalError(absl::StrCat("self-check ", check.detail, "; refusing to serve ", model_path));

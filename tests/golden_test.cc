@@ -51,7 +51,8 @@ class GoldenTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(model_, LoadKerasFile(testing::SharedModelPath(), {}));
-    ASSERT_OK_AND_ASSIGN(classifier_, MakeServedClassifier(model_, /*optimized=*/GetParam()));
+    ASSERT_OK_AND_ASSIGN(ServedClassifier served, MakeServedClassifier(model_, /*optimized=*/GetParam()));
+    classifier_ = std::move(served.classifier);
     ASSERT_OK_AND_ASSIGN(data_, ReadCifar10(testing::SharedDataDir()));
   }
 
@@ -119,7 +120,7 @@ TEST(Keras3Golden, TorchScriptModuleAndServedClassifierReproduceKeras) {
   const std::vector<GoldenRow> golden = ReadGolden(testing::SharedDir() + "/golden/keras3_cnn_scaled_first500.csv");
   ASSERT_EQ(golden.size(), 500u);
   InputTransform scaled;
-  scaled.scale = {1.0f / 255};
+  scaled.scale = {1.0 / 255};
   ASSERT_OK_AND_ASSIGN(LoadedModel model,
                        LoadKerasFile(testing::SharedDir() + "/models/keras3_cifar10_cnn.h5", scaled));
   ASSERT_OK_AND_ASSIGN(CifarDataset data, ReadCifar10(testing::SharedDataDir()));
@@ -130,7 +131,8 @@ TEST(Keras3Golden, TorchScriptModuleAndServedClassifierReproduceKeras) {
   // The module as written by --format=torchscript: raw pixels in, logits out.
   torch::Tensor pixels =
       torch::from_blob(const_cast<uint8_t*>(images.pixels.data()), {500, 3, 32, 32}, torch::kUInt8).to(torch::kFloat32);
-  ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildConvertedModule(model));
+  ASSERT_OK_AND_ASSIGN(ConvertedModule converted, BuildConvertedModule(model));
+  torch::jit::Module& module = converted.module;
   torch::Tensor logits = module.forward({pixels}).toTensor().to(torch::kFloat64).contiguous();
   double max_error = 0;
   int correct = 0;
@@ -152,7 +154,8 @@ TEST(Keras3Golden, TorchScriptModuleAndServedClassifierReproduceKeras) {
 
   // The served classifier gives the softmax of those logits.
   const std::vector<double> expected = SoftmaxRows(golden_logits, 10);
-  ASSERT_OK_AND_ASSIGN(auto classifier, MakeServedClassifier(model, /*optimized=*/true));
+  ASSERT_OK_AND_ASSIGN(ServedClassifier classifier_served, MakeServedClassifier(model, /*optimized=*/true));
+  const std::unique_ptr<TorchClassifier>& classifier = classifier_served.classifier;
   std::vector<float> probabilities(500 * 10);
   ASSERT_OK(classifier->Classify({images.pixels, 500, PixelLayout::kChannelPlanar}, absl::MakeSpan(probabilities)));
   double max_difference = 0;

@@ -201,10 +201,11 @@ TEST(KerasModel, SequentialWithoutInputLayerTakesTheFirstLayersShape) {
 }
 
 TEST(InputTransform, ParsesOneValueFractionsAndPerChannelLists) {
-  ASSERT_OK_AND_ASSIGN(std::vector<float> scale, ParseInputTransformValue("1/255"));
-  EXPECT_EQ(scale, std::vector<float>{static_cast<float>(1.0 / 255)});
-  ASSERT_OK_AND_ASSIGN(std::vector<float> offset, ParseInputTransformValue("-0.5, -0.25,0"));
-  EXPECT_EQ(offset, (std::vector<float>{-0.5f, -0.25f, 0.0f}));
+  // Kept in double: the model sees float32(pixel * (1/255)), which is x / 255 rounded once.
+  ASSERT_OK_AND_ASSIGN(std::vector<double> scale, ParseInputTransformValue("1/255"));
+  EXPECT_EQ(scale, std::vector<double>{1.0 / 255});
+  ASSERT_OK_AND_ASSIGN(std::vector<double> offset, ParseInputTransformValue("-0.5, -0.25,0"));
+  EXPECT_EQ(offset, (std::vector<double>{-0.5, -0.25, 0.0}));
   EXPECT_STATUS(ParseInputTransformValue("1/0"), absl::StatusCode::kInvalidArgument, "'1/0' is not a number");
   EXPECT_STATUS(ParseInputTransformValue("x"), absl::StatusCode::kInvalidArgument, "'x' is not a number");
 }

@@ -16,6 +16,7 @@
 #include "server/keras/fold_batch_norm.h"
 #include "server/torch/model_loader.h"
 #include "server/torch/module_check.h"
+#include "server/torch/precision.h"
 #include "server/torch/torchscript_builder.h"
 #include "tests/program_runner.h"
 #include "tests/test_support.h"
@@ -40,9 +41,12 @@ TEST(LayerFixturesInProcess, EveryFixtureConvertsAndMatchesTheReference) {
     ASSERT_OK_AND_ASSIGN(LoadedModel model, LoadKerasFile(dir + "/" + name, {}));
     for (bool folded : {false, true}) {
       const KerasModel keras = folded ? FoldBatchNorm(model.keras) : model.keras;
-      ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(keras, {}, model.path));
-      ASSERT_OK_AND_ASSIGN(ModuleCheck check, CheckModuleAgainstReference(keras, module, 2));
-      EXPECT_TRUE(check.passed) << (folded ? "folded: " : "") << check.detail;
+      ASSERT_OK_AND_ASSIGN(PrecisionChoice precision, ChoosePrecision(keras, {}, PrecisionPolicy::kAuto, model.path));
+      TorchModuleOptions options;
+      options.float64 = precision.precision == Precision::kFloat64;
+      ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(keras, options, model.path));
+      ASSERT_OK_AND_ASSIGN(ModuleCheck check, CheckModuleAgainstReference(keras, module, CheckTolerance(precision)));
+      EXPECT_TRUE(check.passed) << (folded ? "folded: " : "") << check.detail << "; " << precision.detail;
     }
   }
   std::cout << names.size() << " fixtures converted, as converted and folded, and checked against the reference\n";

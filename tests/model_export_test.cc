@@ -14,9 +14,9 @@ namespace {
 torch::jit::Module SharedModule() {
   absl::StatusOr<LoadedModel> model = LoadKerasFile(testing::SharedModelPath(), {});
   EXPECT_TRUE(model.ok()) << model.status();
-  absl::StatusOr<torch::jit::Module> module = BuildConvertedModule(*model);
-  EXPECT_TRUE(module.ok()) << module.status();
-  return *module;
+  absl::StatusOr<ConvertedModule> converted = BuildConvertedModule(*model);
+  EXPECT_TRUE(converted.ok()) << converted.status();
+  return converted->module;
 }
 
 TEST(StateDict, WritesKerasNamedTensorsInPyTorchLayouts) {

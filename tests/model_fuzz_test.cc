@@ -82,9 +82,9 @@ absl::StatusOr<Outcome> Load(const std::string& path) {
   LoadedModel converted;
   converted.path = path;
   converted.keras = *model;
-  absl::StatusOr<std::unique_ptr<TorchClassifier>> classifier = MakeServedClassifier(converted, true);
-  if (!classifier.ok()) return classifier.status();
-  absl::StatusOr<SelfCheckResult> check = RunSelfCheck(*model, **classifier);
+  absl::StatusOr<ServedClassifier> served = MakeServedClassifier(converted, true);
+  if (!served.ok()) return served.status();
+  absl::StatusOr<SelfCheckResult> check = RunSelfCheck(*model, *served->classifier, CheckTolerance(served->precision));
   if (!check.ok()) return check.status();
   return check->passed ? Outcome::kLoadedAndChecked : Outcome::kRefused;
 }

@@ -20,9 +20,9 @@ class ServiceE2eTest : public ::testing::Test {
     auto model = LoadKerasFile(testing::SharedModelPath(), {});
     ASSERT_TRUE(model.ok()) << model.status();
     model_ = new LoadedModel(std::move(*model));
-    auto classifier = MakeServedClassifier(*model_, /*optimized=*/true);
-    ASSERT_TRUE(classifier.ok());
-    classifier_ = classifier->release();
+    auto made = MakeServedClassifier(*model_, /*optimized=*/true);
+    ASSERT_TRUE(made.ok());
+    classifier_ = made->classifier.release();
     auto data = ReadCifar10(testing::SharedDataDir());
     ASSERT_TRUE(data.ok()) << data.status();
     data_ = new CifarDataset(std::move(*data));
@@ -130,7 +130,8 @@ TEST_F(ServiceE2eTest, ConcurrentSingleImagesAreBatchedAndAnsweredAsAlone) {
   TorchClassifierOptions options;
   options.max_forward_batch = 8;
   options.batching_delay = absl::Milliseconds(50);
-  ASSERT_OK_AND_ASSIGN(auto batching, MakeServedClassifier(*model_, /*optimized=*/true, options));
+  ASSERT_OK_AND_ASSIGN(ServedClassifier batching_served, MakeServedClassifier(*model_, /*optimized=*/true, options));
+  const std::unique_ptr<TorchClassifier>& batching = batching_served.classifier;
   constexpr int kThreads = 8, kCalls = 16;
   std::vector<std::vector<float>> alone(kThreads * kCalls, std::vector<float>(10));
   for (int i = 0; i < kThreads * kCalls; ++i) {

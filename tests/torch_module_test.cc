@@ -26,10 +26,18 @@ KerasModel SharedModel() {
   return *model;
 }
 
+// The tolerance the converter and the server derive for a float32 module
+// built from `built`: from that module's own measured rounding noise.
+double Float32Tolerance(const KerasModel& built, TorchModuleOptions options = {}) {
+  absl::StatusOr<PrecisionChoice> choice = ChoosePrecision(built, options, PrecisionPolicy::kFloat32, "test");
+  EXPECT_TRUE(choice.ok()) << choice.status();
+  return choice.ok() ? CheckTolerance(*choice) : 0;
+}
+
 TEST(TorchModule, SharedModelAgreesWithTheReferenceExecutor) {
   const KerasModel keras = SharedModel();
   ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(keras, {}, "shared"));
-  ASSERT_OK_AND_ASSIGN(ModuleCheck check, CheckModuleAgainstReference(keras, module));
+  ASSERT_OK_AND_ASSIGN(ModuleCheck check, CheckModuleAgainstReference(keras, module, Float32Tolerance(keras)));
   EXPECT_TRUE(check.passed) << check.detail;
 }
 
@@ -40,7 +48,7 @@ TEST(TorchModule, FoldedBatchNormGivesTheSameOutputs) {
   for (const KerasLayer& layer : folded.layers) identities += layer.kind == LayerKind::kIdentity;
   EXPECT_EQ(identities, 7);  // every BatchNormalization follows a convolution
   ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(folded, {}, "shared"));
-  ASSERT_OK_AND_ASSIGN(ModuleCheck check, CheckModuleAgainstReference(keras, module));
+  ASSERT_OK_AND_ASSIGN(ModuleCheck check, CheckModuleAgainstReference(keras, module, Float32Tolerance(folded)));
   EXPECT_TRUE(check.passed) << check.detail;
 }
 
@@ -48,7 +56,7 @@ TEST(TorchModule, ConvertsWidth26ModelWithRenamedLayers) {
   KerasH5File file = MakeResNetFixture({.widths = {26, 52, 104}, .name_offset = 9, .seed = 7});
   ASSERT_OK_AND_ASSIGN(KerasModel keras, BuildKerasModel(file, "resnet26.h5"));
   ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(keras, {}, "resnet26.h5"));
-  ASSERT_OK_AND_ASSIGN(ModuleCheck check, CheckModuleAgainstReference(keras, module));
+  ASSERT_OK_AND_ASSIGN(ModuleCheck check, CheckModuleAgainstReference(keras, module, Float32Tolerance(keras)));
   EXPECT_TRUE(check.passed) << check.detail;
   bool found = false;
   for (const auto& [name, tensor] : StateDictEntries(module)) {
@@ -65,7 +73,7 @@ TEST(TorchModule, HonoursBatchNormEpsilonFromTheFile) {
   ASSERT_OK_AND_ASSIGN(KerasModel keras, BuildKerasModel(file, "eps.h5"));
   ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(keras, {}, "eps.h5"));
   EXPECT_NE(TorchScriptSource(keras, {}).find("0.10000000000000001"), std::string::npos);
-  ASSERT_OK_AND_ASSIGN(ModuleCheck check, CheckModuleAgainstReference(keras, module));
+  ASSERT_OK_AND_ASSIGN(ModuleCheck check, CheckModuleAgainstReference(keras, module, Float32Tolerance(keras)));
   EXPECT_TRUE(check.passed) << check.detail;
 }
 
@@ -76,10 +84,10 @@ TEST(SelfCheck, FailsWhenBatchNormEpsilonIsWrong) {
   KerasModel wrong = keras;
   for (KerasLayer& layer : wrong.layers) layer.epsilon = 1e-5;
   ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(wrong, {}, "shared"));
-  ASSERT_OK_AND_ASSIGN(ModuleCheck module_check, CheckModuleAgainstReference(keras, module));
+  ASSERT_OK_AND_ASSIGN(ModuleCheck module_check, CheckModuleAgainstReference(keras, module, Float32Tolerance(wrong)));
   EXPECT_FALSE(module_check.passed) << module_check.detail;
   ASSERT_OK_AND_ASSIGN(auto classifier, TorchClassifier::Create(module, keras.InputShape(), 10, {}));
-  ASSERT_OK_AND_ASSIGN(SelfCheckResult check, RunSelfCheck(keras, *classifier));
+  ASSERT_OK_AND_ASSIGN(SelfCheckResult check, RunSelfCheck(keras, *classifier, Float32Tolerance(wrong)));
   EXPECT_FALSE(check.passed) << check.detail;
 }
 
@@ -119,10 +127,13 @@ TEST(SelfCheck, FailsWhenPaddingIsSymmetric) {
 TEST(SelfCheck, PassesForTheSharedModelOnBothServedPaths) {
   ASSERT_OK_AND_ASSIGN(LoadedModel model, LoadKerasFile(testing::SharedModelPath(), {}));
   for (bool optimized : {false, true}) {
-    ASSERT_OK_AND_ASSIGN(auto classifier, MakeServedClassifier(model, optimized));
-    ASSERT_OK_AND_ASSIGN(SelfCheckResult check, RunSelfCheck(model.keras, *classifier));
+    ASSERT_OK_AND_ASSIGN(ServedClassifier served, MakeServedClassifier(model, optimized));
+    // The reference model is served in float32, well within the budget.
+    EXPECT_EQ(served.precision.precision, Precision::kFloat32) << served.precision.detail;
+    ASSERT_OK_AND_ASSIGN(SelfCheckResult check,
+                         RunSelfCheck(model.keras, *served.classifier, CheckTolerance(served.precision)));
     EXPECT_TRUE(check.passed) << check.detail;
-    EXPECT_LE(check.max_abs_difference, kSelfCheckTolerance);
+    EXPECT_LE(check.max_abs_difference, kFaithfulnessBar);
   }
 }
 
@@ -133,7 +144,8 @@ TEST(ServedClassifier, FloatPixelValuesGiveWhatTheSameBytesGive) {
   ASSERT_OK_AND_ASSIGN(LoadedModel model, LoadKerasFile(testing::SharedModelPath(), {}));
   TorchClassifierOptions options;
   options.batching_delay = absl::Milliseconds(500);  // the two calls below share a pass
-  ASSERT_OK_AND_ASSIGN(auto classifier, MakeServedClassifier(model, true, options));
+  ASSERT_OK_AND_ASSIGN(ServedClassifier classifier_served, MakeServedClassifier(model, true, options));
+  const std::unique_ptr<TorchClassifier>& classifier = classifier_served.classifier;
   std::vector<uint8_t> bytes(3 * kImageBytes);
   for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>((i * 7919) % 256);
   const std::vector<float> values(bytes.begin(), bytes.end());
@@ -166,20 +178,23 @@ TEST(ServedClassifier, PassesSharedAmongComputeThreadsLandInPlace) {
   one_thread.max_forward_batch = three_threads.max_forward_batch = 8;
   three_threads.compute_threads = 3;
   three_threads.threads = 1;
-  ASSERT_OK_AND_ASSIGN(auto serial, MakeServedClassifier(model, true, one_thread));
-  ASSERT_OK_AND_ASSIGN(auto shared, MakeServedClassifier(model, true, three_threads));
+  ASSERT_OK_AND_ASSIGN(ServedClassifier serial_served, MakeServedClassifier(model, true, one_thread));
+  const std::unique_ptr<TorchClassifier>& serial = serial_served.classifier;
+  ASSERT_OK_AND_ASSIGN(ServedClassifier shared_served, MakeServedClassifier(model, true, three_threads));
+  const std::unique_ptr<TorchClassifier>& shared = shared_served.classifier;
   constexpr int64_t kImages = 101;  // 12 full passes and one of 5
   std::vector<uint8_t> bytes(kImages * kImageBytes);
   for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>((i * 7919 + i / 977) % 256);
   const ImageBatchView batch{bytes, kImages, PixelLayout::kInterleavedHwc};
   std::vector<float> expected(kImages * 10), first(kImages * 10), second(kImages * 10);
+  const int64_t startup_passes = shared->forward_passes();  // the precision measurement's
   ASSERT_OK(serial->Classify(batch, absl::MakeSpan(expected)));
   std::thread other([&] { ASSERT_OK(shared->Classify(batch, absl::MakeSpan(first))); });
   ASSERT_OK(shared->Classify(batch, absl::MakeSpan(second)));
   other.join();
   EXPECT_EQ(first, expected);
   EXPECT_EQ(second, expected);
-  EXPECT_EQ(shared->forward_passes(), 2 * 13);
+  EXPECT_EQ(shared->forward_passes() - startup_passes, 2 * 13);
 }
 
 // A lone request runs on every core; the passes of a large batch run one per
@@ -188,25 +203,30 @@ TEST(ServedClassifier, PassesSharedAmongComputeThreadsLandInPlace) {
 TEST(ServedClassifier, ALonePassRunsOnEveryCoreAndSharedPassesOnOne) {
   if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "one core: every pass runs on it";
   ASSERT_OK_AND_ASSIGN(LoadedModel model, LoadKerasFile(testing::SharedModelPath(), {}));
-  ASSERT_OK_AND_ASSIGN(auto classifier, MakeServedClassifier(model, true, {}));
+  ASSERT_OK_AND_ASSIGN(ServedClassifier classifier_served, MakeServedClassifier(model, true, {}));
+  const std::unique_ptr<TorchClassifier>& classifier = classifier_served.classifier;
   std::vector<uint8_t> bytes(64 * kImageBytes, 128);
   std::vector<float> probabilities(64 * 10);
+  // The startup precision measurement ran passes of its own.
+  const int64_t startup_passes = classifier->forward_passes();
+  const int64_t startup_on_every_core = classifier->passes_on_every_core();
   for (int i = 0; i < 5; ++i) {
     ASSERT_OK(
         classifier->Classify({absl::MakeConstSpan(bytes).subspan(0, kImageBytes), 1, PixelLayout::kInterleavedHwc},
                              absl::MakeSpan(probabilities).subspan(0, 10)));
   }
-  EXPECT_EQ(classifier->passes_on_every_core(), 5);
+  EXPECT_EQ(classifier->passes_on_every_core() - startup_on_every_core, 5);
   // 64 images are 4 passes of 16: the first three leave work queued, so they
   // run on one core each; only the last may find the other threads idle.
   ASSERT_OK(classifier->Classify({bytes, 64, PixelLayout::kInterleavedHwc}, absl::MakeSpan(probabilities)));
-  EXPECT_EQ(classifier->forward_passes(), 5 + 4);
-  EXPECT_LE(classifier->passes_on_every_core(), 5 + 1);
+  EXPECT_EQ(classifier->forward_passes() - startup_passes, 5 + 4);
+  EXPECT_LE(classifier->passes_on_every_core() - startup_on_every_core, 5 + 1);
 }
 
 TEST(ServedClassifier, RefusesModelsItCannotServe) {
   ASSERT_OK_AND_ASSIGN(LoadedModel model, LoadKerasFile(testing::SharedModelPath(), {}));
-  ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildConvertedModule(model));
+  ASSERT_OK_AND_ASSIGN(ConvertedModule converted, BuildConvertedModule(model));
+  const torch::jit::Module& module = converted.module;
   EXPECT_STATUS(TorchClassifier::Create(module, {64, 64, 3}, 10, {}), absl::StatusCode::kInvalidArgument,
                 "models of 32x32x3 images");
   EXPECT_STATUS(LoadKerasFile(testing::SharedModelPath(), {{1.0f, 2.0f}, {0.0f}}), absl::StatusCode::kInvalidArgument,

@@ -812,12 +812,12 @@ int KerasMajorVersion(const KerasH5File& file) {
 }  // namespace
 
 bool InputTransform::IsIdentity() const {
-  return std::all_of(scale.begin(), scale.end(), [](float s) { return s == 1.0f; }) &&
-         std::all_of(offset.begin(), offset.end(), [](float o) { return o == 0.0f; });
+  return std::all_of(scale.begin(), scale.end(), [](double s) { return s == 1.0; }) &&
+         std::all_of(offset.begin(), offset.end(), [](double o) { return o == 0.0; });
 }
 
 std::string InputTransform::ToString() const {
-  auto text = [](const std::vector<float>& values) {
+  auto text = [](const std::vector<double>& values) {
     return values.size() == 1 ? absl::StrCat(values[0]) : absl::StrCat("[", absl::StrJoin(values, ", "), "]");
   };
   return absl::StrCat("pixel * ", text(scale), " + ", text(offset));
@@ -1003,8 +1003,8 @@ absl::StatusOr<KerasModel> LoadKerasModel(const std::string& path) {
   return BuildKerasModel(file, path);
 }
 
-absl::StatusOr<std::vector<float>> ParseInputTransformValue(const std::string& text) {
-  std::vector<float> values;
+absl::StatusOr<std::vector<double>> ParseInputTransformValue(const std::string& text) {
+  std::vector<double> values;
   for (absl::string_view part : absl::StrSplit(text, ',')) {
     part = absl::StripAsciiWhitespace(part);
     double value = 0;
@@ -1019,14 +1019,14 @@ absl::StatusOr<std::vector<float>> ParseInputTransformValue(const std::string& t
       return absl::InvalidArgumentError(
           absl::StrCat("'", text, "' is not a number, a fraction such as 1/255, or a comma-separated list of them"));
     }
-    values.push_back(static_cast<float>(value));
+    values.push_back(value);
   }
   return values;
 }
 
 absl::StatusOr<InputTransform> ParseInputTransformFlags(const std::string& scale, const std::string& offset) {
   InputTransform transform;
-  absl::StatusOr<std::vector<float>> values = ParseInputTransformValue(scale);
+  absl::StatusOr<std::vector<double>> values = ParseInputTransformValue(scale);
   if (!values.ok()) return absl::InvalidArgumentError(absl::StrCat("--input_scale: ", values.status().message()));
   transform.scale = *std::move(values);
   values = ParseInputTransformValue(offset);
@@ -1035,7 +1035,7 @@ absl::StatusOr<InputTransform> ParseInputTransformFlags(const std::string& scale
   return transform;
 }
 
-absl::Status SetInputTransform(KerasModel& model, std::vector<float> scale, std::vector<float> offset) {
+absl::Status SetInputTransform(KerasModel& model, std::vector<double> scale, std::vector<double> offset) {
   const int64_t channels = model.InputShape().back();
   for (const auto& [name, values] : {std::pair{"input_scale", &scale}, std::pair{"input_offset", &offset}}) {
     if (values->size() != 1 && static_cast<int64_t>(values->size()) != channels) {

@@ -143,11 +143,13 @@ struct KerasLayer {
 // probabilities with a softmax (see docs/decisions.md).
 enum class OutputKind { kProbabilities, kLogits };
 
-// Preprocessing applied to the pixels before the model: pixel * scale + offset,
-// each one value or one per input channel. Keras files do not record it.
+// Preprocessing applied to the pixels before the model: the model sees
+// float32(pixel * scale + offset), computed exactly and rounded once, as
+// `x / 255.0` in NumPy gives it; each value is one number or one per input
+// channel. Keras files do not record it.
 struct InputTransform {
-  std::vector<float> scale{1.0f};
-  std::vector<float> offset{0.0f};
+  std::vector<double> scale{1.0};
+  std::vector<double> offset{0.0};
 
   bool IsIdentity() const;
   // "x * 0.00392157 + 0" style text for logs and messages.
@@ -187,14 +189,14 @@ absl::StatusOr<KerasModel> LoadKerasModel(const std::string& path);
 
 // Parses a preprocessing value as the --input_scale and --input_offset flags
 // take it: one number, "1/255", or one value per channel, "0.5,0.5,0.5".
-absl::StatusOr<std::vector<float>> ParseInputTransformValue(const std::string& text);
+absl::StatusOr<std::vector<double>> ParseInputTransformValue(const std::string& text);
 
 // Both flags at once; messages name the flag.
 absl::StatusOr<InputTransform> ParseInputTransformFlags(const std::string& scale, const std::string& offset);
 
 // Sets the model's input transform after checking each value's count against
 // the input channels (1 or one per channel) and that every value is finite.
-absl::Status SetInputTransform(KerasModel& model, std::vector<float> scale, std::vector<float> offset);
+absl::Status SetInputTransform(KerasModel& model, std::vector<double> scale, std::vector<double> offset);
 
 }  // namespace resnet8
 

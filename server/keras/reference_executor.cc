@@ -189,7 +189,8 @@ Tensor PerChannel(const Tensor& x, Map map) {
   return y;
 }
 
-double At(const std::vector<float>& values, int64_t channel) {
+template <typename T>
+double At(const std::vector<T>& values, int64_t channel) {
   return values.size() == 1 ? values[0] : values[channel];
 }
 
@@ -400,9 +401,8 @@ absl::StatusOr<ReferenceOutput> RunKerasReference(const KerasModel& model, absl:
       if (layer.kind == LayerKind::kInput) {
         Tensor x{input_shape, {pixels.begin() + image * per_image, pixels.begin() + (image + 1) * per_image}};
         values[i] = PerChannel(x, [&](double v, int64_t k) {
-          // In float, as the pixels reach the model: float(pixel * scale + offset).
-          return static_cast<double>(static_cast<float>(v) * static_cast<float>(At(transform.scale, k)) +
-                                     static_cast<float>(At(transform.offset, k)));
+          // Exact, then rounded once to float, as the pixels reach the model.
+          return static_cast<double>(static_cast<float>(v * At(transform.scale, k) + At(transform.offset, k)));
         });
         continue;
       }

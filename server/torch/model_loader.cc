@@ -24,27 +24,49 @@ absl::StatusOr<LoadedModel> LoadKerasFile(const std::string& path, const InputTr
   return result;
 }
 
-absl::StatusOr<torch::jit::Module> BuildConvertedModule(const LoadedModel& model) {
-  return BuildTorchModule(model.keras, {}, model.path);
+absl::StatusOr<ConvertedModule> BuildConvertedModule(const LoadedModel& model, PrecisionPolicy policy) {
+  ConvertedModule converted;
+  ASSIGN_OR_RETURN(converted.precision, ChoosePrecision(model.keras, {}, policy, model.path));
+  TorchModuleOptions options;
+  options.float64 = converted.precision.precision == Precision::kFloat64;
+  ASSIGN_OR_RETURN(converted.module, BuildTorchModule(model.keras, options, model.path));
+  return converted;
 }
 
-absl::StatusOr<std::unique_ptr<TorchClassifier>> MakeServedClassifier(const LoadedModel& model, bool optimized,
-                                                                      const TorchClassifierOptions& options) {
+absl::StatusOr<ServedClassifier> MakeServedClassifier(const LoadedModel& model, bool optimized,
+                                                      const TorchClassifierOptions& options, PrecisionPolicy policy) {
   const Shape& output = model.keras.OutputShape();
   if (output.size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat(model.path, ": the model's output has shape [",
                                                    absl::StrJoin(output, ", "),
                                                    "], not a vector of class scores, so it cannot be served"));
   }
-  const TorchModuleOptions probabilities{.softmax_logits = true};
+  const KerasModel keras = optimized ? FoldBatchNorm(model.keras) : model.keras;
+  TorchClassifierOptions run = options;
   if (!optimized) {
-    TorchClassifierOptions plain = TorchClassifierOptions::Straightforward();
-    plain.on_timing = options.on_timing;  // observing, not a speed choice
-    ASSIGN_OR_RETURN(torch::jit::Module module, BuildTorchModule(model.keras, probabilities, model.path));
-    return TorchClassifier::Create(module, model.keras.InputShape(), output[0], plain);
+    run = TorchClassifierOptions::Straightforward();
+    run.on_timing = options.on_timing;  // observing, not a speed choice
   }
-  ASSIGN_OR_RETURN(torch::jit::Module module, BuildTorchModule(FoldBatchNorm(model.keras), probabilities, model.path));
-  return TorchClassifier::Create(module, model.keras.InputShape(), output[0], options);
+  TorchModuleOptions probabilities{.softmax_logits = true};
+  ServedClassifier served;
+  ASSIGN_OR_RETURN(torch::jit::Module module, BuildTorchModule(keras, probabilities, model.path));
+  ASSIGN_OR_RETURN(served.classifier, TorchClassifier::Create(module, keras.InputShape(), output[0], run));
+  // The float32 noise of the classifier itself, as it will serve.
+  auto classify = [&served](const torch::Tensor& images) -> absl::StatusOr<std::vector<float>> {
+    const torch::Tensor planar = images.contiguous();
+    ImageBatchView batch{{}, planar.size(0), PixelLayout::kChannelPlanar};
+    batch.values = absl::MakeConstSpan(planar.data_ptr<float>(), planar.numel());
+    std::vector<float> outputs(planar.size(0) * served.classifier->num_classes());
+    RETURN_IF_ERROR(served.classifier->Classify(batch, absl::MakeSpan(outputs)));
+    return outputs;
+  };
+  ASSIGN_OR_RETURN(served.precision, ChoosePrecision(keras, probabilities, policy, model.path, classify));
+  if (served.precision.precision == Precision::kFloat64) {
+    probabilities.float64 = true;
+    ASSIGN_OR_RETURN(module, BuildTorchModule(keras, probabilities, model.path));
+    ASSIGN_OR_RETURN(served.classifier, TorchClassifier::Create(module, keras.InputShape(), output[0], run));
+  }
+  return served;
 }
 
 }  // namespace resnet8

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "server/keras/model.h"
+#include "server/torch/precision.h"
 #include "server/torch/torch_classifier.h"
 
 namespace resnet8 {
@@ -30,19 +31,33 @@ struct LoadedModel {
 // every message starts with `path`.
 absl::StatusOr<LoadedModel> LoadKerasFile(const std::string& path, const InputTransform& transform);
 
+// A module and the precision it computes in (precision.h).
+struct ConvertedModule {
+  torch::jit::Module module;
+  PrecisionChoice precision;
+};
+
 // The model exactly as converted: the Keras model's outputs, BatchNorm not
-// folded. Errors: BuildTorchModule's.
-absl::StatusOr<torch::jit::Module> BuildConvertedModule(const LoadedModel& model);
+// folded, in the precision `policy` gives. Errors: ChoosePrecision's.
+absl::StatusOr<ConvertedModule> BuildConvertedModule(const LoadedModel& model,
+                                                     PrecisionPolicy policy = PrecisionPolicy::kAuto);
+
+struct ServedClassifier {
+  std::unique_ptr<TorchClassifier> classifier;
+  PrecisionChoice precision;  // of the module it runs; the self-check's tolerance follows from it
+};
 
 // The classifier the server runs; it gives probabilities (a softmax is added
 // to logits models). `optimized`: BatchNorm folded (fold_batch_norm.h) and
 // TorchClassifierOptions' defaults (the fast path measured in BENCHMARKS.md).
 // Not optimized: the module as converted, run the straightforward way, to keep
-// the plain path checkable. `options` apply to the optimized path only, except
-// on_timing, which both paths report to. INVALID_ARGUMENT when the model is not
+// the plain path checkable. Either way in the precision `policy` gives for
+// that module. `options` apply to the optimized path only, except on_timing,
+// which both paths report to. INVALID_ARGUMENT when the model is not
 // servable: input other than 32x32x3, output not a vector.
-absl::StatusOr<std::unique_ptr<TorchClassifier>> MakeServedClassifier(const LoadedModel& model, bool optimized,
-                                                                      const TorchClassifierOptions& options = {});
+absl::StatusOr<ServedClassifier> MakeServedClassifier(const LoadedModel& model, bool optimized,
+                                                      const TorchClassifierOptions& options = {},
+                                                      PrecisionPolicy policy = PrecisionPolicy::kAuto);
 
 }  // namespace resnet8
 

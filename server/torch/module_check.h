@@ -20,16 +20,19 @@ namespace resnet8 {
 struct ModuleCheck {
   bool passed = false;
   double max_abs_difference = 0;
-  // 1e-5, scaled by the largest output magnitude when that is above 1 (logits).
+  // The caller's relative tolerance, scaled by the largest output magnitude
+  // when that is above 1 (logits).
   double tolerance = 0;
   std::string detail;  // one line
 };
 
-// Runs `images` synthetic inputs (pixel values 0..255, fixed seed) through both.
-// Errors: INVALID_ARGUMENT if the model's output is not a vector; INTERNAL if
-// the module fails.
+// Runs `images` of SyntheticImages() (keras/self_check.h) through both; every
+// output must be within `tolerance` * max(1, largest |output|) of the
+// reference's (precision.h's CheckTolerance() derives it). Errors:
+// INVALID_ARGUMENT if the model's output is not a vector; INTERNAL if the
+// module fails.
 absl::StatusOr<ModuleCheck> CheckModuleAgainstReference(const KerasModel& model, torch::jit::Module module,
-                                                        int64_t images = 4);
+                                                        double tolerance, int64_t images = 6);
 
 }  // namespace resnet8
 

@@ -58,8 +58,11 @@ class Builder {
       const KerasLayer& layer = model_.layers[i];
       std::vector<std::string> in;
       for (const std::string& name : layer.inputs) in.push_back(Var(model_.Find(name)));
-      lines.push_back(
-          absl::StrCat("    ", Var(i), " = ", Expression(i, in), "  # ", layer.name, " (", layer.class_name, ")"));
+      std::string expression = Expression(i, in);
+      // Keras keeps every layer's output in float32.
+      if (options_.float64 && !options_.float64_activations)
+        expression = absl::StrCat("(", expression, ").float().double()");
+      lines.push_back(absl::StrCat("    ", Var(i), " = ", expression, "  # ", layer.name, " (", layer.class_name, ")"));
     }
     const int output = model_.Find(model_.output_layer);
     std::string result = Var(output);
@@ -67,6 +70,7 @@ class Builder {
     if (options_.softmax_logits && model_.Outputs() == OutputKind::kLogits) {
       result = absl::StrCat("torch.softmax(", result, ", -1)");
     }
+    if (options_.float64) result = absl::StrCat("(", result, ").float()");
     lines.push_back(absl::StrCat("    return ", result));
     return absl::StrJoin(lines, "\n") + "\n";
   }
@@ -110,16 +114,21 @@ class Builder {
   // A per-channel vector shaped to broadcast over the channels of a tensor of
   // Keras shape `shape`: [1, C, 1, 1] for images, [C] otherwise; a single
   // value becomes a literal.
+  // The input transform's values: a literal, or a float64 buffer per channel.
+  std::string DoubleValues(const std::string& name, const std::vector<double>& values, const Shape& shape) {
+    if (values.size() == 1) return Float(values[0]);
+    const int64_t c = static_cast<int64_t>(values.size());
+    torch::Tensor tensor = torch::tensor(values, torch::kFloat64);
+    if (IsImage(shape)) tensor = tensor.reshape({1, c, 1, 1});
+    root_.register_buffer(name, tensor);
+    return absl::StrCat("self.", name);
+  }
+
   std::string ChannelValues(size_t index, const std::string& name, const std::vector<float>& values,
                             const Shape& shape) {
-    if (values.size() == 1 && index == SIZE_MAX) return Float(values[0]);
     const int64_t c = static_cast<int64_t>(values.size());
     torch::Tensor tensor = FromValues(values, {c});
     if (IsImage(shape)) tensor = tensor.reshape({1, c, 1, 1});
-    if (index == SIZE_MAX) {
-      root_.register_buffer(name, tensor);
-      return absl::StrCat("self.", name);
-    }
     return Buffer(index, name, tensor);
   }
 
@@ -213,10 +222,13 @@ class Builder {
     auto bias = [&]() { return layer.use_bias ? Parameter(index, "bias", FromWeight(w.bias)) : std::string("None"); };
     switch (layer.kind) {
       case LayerKind::kInput: {
+        // Pixels are whole numbers, exact in either precision.
         const InputTransform& t = model_.input_transform;
-        if (t.IsIdentity()) return "x";
-        return absl::StrCat("x * ", ChannelValues(SIZE_MAX, "input_scale", t.scale, layer.output_shape), " + ",
-                            ChannelValues(SIZE_MAX, "input_offset", t.offset, layer.output_shape));
+        if (t.IsIdentity()) return options_.float64 ? "x.double()" : "x";
+        // In double, then rounded once to float32: what the model sees.
+        return absl::StrCat("(x.double() * ", DoubleValues("input_scale", t.scale, layer.output_shape), " + ",
+                            DoubleValues("input_offset", t.offset, layer.output_shape), ").float()",
+                            options_.float64 ? ".double()" : "");
       }
       case LayerKind::kConv2D: {
         // HWIO -> OIHW.
@@ -382,6 +394,7 @@ absl::StatusOr<torch::jit::Module> BuildTorchModule(const KerasModel& model, con
     code = builder.Generate();
     builder.root().define(code);
     builder.root().eval();
+    if (options.float64) builder.root().to(torch::kFloat64);
     return builder.root();
   } catch (const std::exception& e) {
     return absl::InternalError(

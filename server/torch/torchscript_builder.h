@@ -9,7 +9,8 @@
 //
 // The module's forward(x) takes float pixels shaped [N, C, H, W] (NCHW, as
 // PyTorch's convolutions), before the model's input_transform, which the
-// module applies first. It returns the model's outputs; an image-shaped
+// module applies first, exactly: float32(x * scale + offset) computed in
+// double and rounded once, as Keras users' `x / 255.0` gives it. It returns the model's outputs; an image-shaped
 // output comes back channels-last ([N, H, W, C]), as Keras gives it.
 //
 // Keras semantics are made explicit in the generated code: HWIO kernels
@@ -43,6 +44,15 @@ struct TorchModuleOptions {
   // Append a softmax when the model outputs logits (OutputKind::kLogits), so
   // that the module gives class probabilities: what the server serves.
   bool softmax_logits = false;
+  // Compute in float64 inside, rounding every layer's output to float32 as
+  // Keras stores activations: Keras's float32 model without float32's
+  // accumulation error. The module still takes and returns float32. For
+  // models whose float32 rounding is too large for the faithfulness bar
+  // (precision.h).
+  bool float64 = false;
+  // With float64: keep activations in float64 too, the exact computation
+  // (the yardstick the checks measure rounding against).
+  bool float64_activations = false;
 };
 
 // Errors: INTERNAL if LibTorch refuses the generated code (a bug here), with

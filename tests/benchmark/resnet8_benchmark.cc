@@ -279,7 +279,7 @@ int Run(const std::string& self) {
   // (a) first, while malloc still has glibc's defaults.
   int64_t correct_a = 0, correct_b = 0;
   const double a =
-      Median([&] { return PlainForwardThroughput(*BuildConvertedModule(*model), all, batch, &correct_a); });
+      Median([&] { return PlainForwardThroughput(BuildConvertedModule(*model)->module, all, batch, &correct_a); });
   KeepFreedMemoryForReuse();  // as the server does, for everything after (a)
   auto folded = MakeServedClassifier(*model, /*optimized=*/true);
 
@@ -314,7 +314,7 @@ int Run(const std::string& self) {
   }
 
   // (b) what the server runs.
-  const double b = Median([&] { return Throughput(**folded, all, batch, &correct_b); });
+  const double b = Median([&] { return Throughput(*folded->classifier, all, batch, &correct_b); });
 
   // Each lever of (b) taken away in turn.
   std::cout << "\nablation: the optimized path with one lever taken away (images/s, median of "

@@ -1,0 +1,112 @@
+#include "server/torch/precision.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "server/keras/self_check.h"
+
+namespace resnet8 {
+namespace {
+
+constexpr double kFloat32Roundoff = std::numeric_limits<float>::epsilon() / 2;  // 2^-24
+
+// Builds `model` and runs it on `input`; the outputs in double.
+absl::StatusOr<torch::Tensor> RunBuilt(const KerasModel& model, const TorchModuleOptions& options,
+                                       const std::string& source, const torch::Tensor& input) {
+  ASSIGN_OR_RETURN(torch::jit::Module module, BuildTorchModule(model, options, source));
+  try {
+    torch::InferenceMode inference;
+    return module.forward({input}).toTensor().to(torch::kFloat64).contiguous();
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat(source, ": the converted module failed on the check images: ", e.what()));
+  }
+}
+
+// The model with its output's softmax left out: logits.
+KerasModel WithoutOutputSoftmax(KerasModel model) {
+  if (model.Outputs() == OutputKind::kProbabilities) {
+    model.layers[model.Find(model.output_layer)].activation.kind = ActivationKind::kLinear;
+  }
+  return model;
+}
+
+}  // namespace
+
+absl::StatusOr<PrecisionChoice> ChoosePrecision(const KerasModel& model, TorchModuleOptions options,
+                                                PrecisionPolicy policy, const std::string& source,
+                                                const Float32Path& float32_path, int64_t images) {
+  const Shape& shape = model.InputShape();
+  std::vector<float> pixels = SyntheticImages(shape, images);
+  std::vector<int64_t> sizes = {images};
+  sizes.insert(sizes.end(), shape.begin(), shape.end());
+  torch::Tensor input = torch::from_blob(pixels.data(), sizes, torch::kFloat32);
+  if (shape.size() == 3) input = input.permute({0, 3, 1, 2});  // the module takes NCHW images
+  input = input.contiguous();
+
+  // float32's distance from Keras's float32 model (float64 arithmetic,
+  // float32 activations) on the logits, measured without the softmax that
+  // hides it on images the model is sure of.
+  const KerasModel logits_model = WithoutOutputSoftmax(model);
+  TorchModuleOptions logits_options;
+  ASSIGN_OR_RETURN(torch::Tensor logits32, RunBuilt(logits_model, logits_options, source, input));
+  logits_options.float64 = true;
+  ASSIGN_OR_RETURN(torch::Tensor logits_keras, RunBuilt(logits_model, logits_options, source, input));
+
+  PrecisionChoice choice;
+  choice.logit_noise = (logits32 - logits_keras).abs().max().item<double>();
+  if (!std::isfinite(choice.logit_noise)) choice.logit_noise = std::numeric_limits<double>::infinity();
+  const double probability_noise = choice.logit_noise / 4;
+  switch (policy) {
+    case PrecisionPolicy::kAuto:
+      choice.precision = probability_noise <= kFloat32NoiseBudget ? Precision::kFloat32 : Precision::kFloat64;
+      break;
+    case PrecisionPolicy::kFloat32:
+      choice.precision = Precision::kFloat32;
+      break;
+    case PrecisionPolicy::kFloat64:
+      choice.precision = Precision::kFloat64;
+      break;
+  }
+  choice.detail =
+      absl::StrFormat("%s (float32 logit noise %.2g: a probability moves by up to %.2g, budget %.2g%s)",
+                      PrecisionName(choice.precision), choice.logit_noise, probability_noise, kFloat32NoiseBudget,
+                      policy == PrecisionPolicy::kAuto ? "" : "; chosen by --precision");
+
+  // The chosen path's rounding: its outputs against the exact computation.
+  torch::Tensor served;
+  if (choice.precision == Precision::kFloat32 && float32_path) {
+    ASSIGN_OR_RETURN(std::vector<float> outputs, float32_path(input));
+    served = torch::tensor(outputs, torch::kFloat64);
+  } else {
+    options.float64 = choice.precision == Precision::kFloat64;
+    ASSIGN_OR_RETURN(served, RunBuilt(model, options, source, input));
+  }
+  options.float64 = options.float64_activations = true;
+  ASSIGN_OR_RETURN(torch::Tensor exact, RunBuilt(model, options, source, input));
+  served = served.reshape({-1});
+  exact = exact.reshape({-1});
+  if (served.numel() != exact.numel()) {
+    return absl::InternalError(
+        absl::StrCat(source, ": the served path gave ", served.numel(), " outputs, the module ", exact.numel()));
+  }
+  choice.rounding_noise = (served - exact).abs().max().item<double>() / std::max(1.0, exact.abs().max().item<double>());
+  if (!std::isfinite(choice.rounding_noise)) choice.rounding_noise = std::numeric_limits<double>::infinity();
+  return choice;
+}
+
+double CheckTolerance(const PrecisionChoice& choice) { return 2 * choice.rounding_noise + kFloat32Roundoff; }
+
+absl::StatusOr<PrecisionPolicy> ParsePrecisionPolicy(absl::string_view text) {
+  if (text == "auto") return PrecisionPolicy::kAuto;
+  if (text == "float32") return PrecisionPolicy::kFloat32;
+  if (text == "float64") return PrecisionPolicy::kFloat64;
+  return absl::InvalidArgumentError(absl::StrCat("--precision='", text, "' is not auto, float32 or float64"));
+}
+
+const char* PrecisionName(Precision precision) { return precision == Precision::kFloat32 ? "float32" : "float64"; }
+
+}  // namespace resnet8
