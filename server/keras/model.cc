@@ -31,11 +31,15 @@ int64_t Elements(const Shape& shape) {
   return n;
 }
 
-// Layers that compute nothing at inference time.
+// Layers that compute nothing at inference time. The Random* augmentation
+// layers return their input unchanged unless called with training=True, in
+// Keras 3 and tf.keras alike (RandomCrop is not among them: it crops or
+// resizes at inference, differently across versions).
 const std::set<std::string>& IdentityLayers() {
   static const std::set<std::string> kLayers = {
-      "Dropout",         "SpatialDropout1D", "SpatialDropout2D",       "GaussianNoise",
-      "GaussianDropout", "AlphaDropout",     "ActivityRegularization", "Masking"};
+      "Dropout",      "SpatialDropout1D",       "SpatialDropout2D", "GaussianNoise",   "GaussianDropout",
+      "AlphaDropout", "ActivityRegularization", "Masking",          "RandomFlip",      "RandomRotation",
+      "RandomZoom",   "RandomTranslation",      "RandomContrast",   "RandomBrightness"};
   return kLayers;
 }
 
@@ -43,8 +47,9 @@ const char* kSupportedLayers =
     "InputLayer, Conv2D, DepthwiseConv2D, SeparableConv2D, Dense, BatchNormalization, Activation, ReLU, "
     "LeakyReLU, ELU, PReLU, ThresholdedReLU, Softmax, Add, Subtract, Multiply, Average, Maximum, Minimum, "
     "Concatenate, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, ZeroPadding2D, "
-    "Cropping2D, Flatten, Reshape, Rescaling, Normalization, Dropout, SpatialDropout2D, GaussianNoise, "
-    "GaussianDropout, AlphaDropout, ActivityRegularization";
+    "Cropping2D, Flatten, Reshape, Rescaling, Normalization, Dropout, SpatialDropout1D, SpatialDropout2D, "
+    "GaussianNoise, GaussianDropout, AlphaDropout, ActivityRegularization, Masking, RandomFlip, RandomRotation, "
+    "RandomZoom, RandomTranslation, RandomContrast, RandomBrightness";
 
 // Reads typed fields of one layer's `config`, with messages naming the layer.
 class ConfigReader {
