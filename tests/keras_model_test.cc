@@ -210,5 +210,56 @@ TEST(InputTransform, ParsesOneValueFractionsAndPerChannelLists) {
   EXPECT_STATUS(ParseInputTransformValue("x"), absl::StatusCode::kInvalidArgument, "'x' is not a number");
 }
 
+// A Keras 3 Functional model holding a nested Sequential of weightless layers,
+// with the softmax inside the nested model.
+KerasH5File NestedSoftmaxModel(KerasFileFormat format) {
+  const json input = {{"class_name", "InputLayer"},
+                      {"name", "pixels"},
+                      {"config", {{"name", "pixels"}, {"batch_shape", {nullptr, 4, 4, 3}}}},
+                      {"inbound_nodes", json::array()}};
+  const json nested = {
+      {"class_name", "Sequential"},
+      {"name", "head"},
+      {"config",
+       {{"name", "head"},
+        {"layers",
+         {{{"class_name", "InputLayer"}, {"config", {{"name", "head_input"}, {"batch_shape", {nullptr, 4, 4, 3}}}}},
+          {{"class_name", "Flatten"}, {"config", {{"name", "flatten"}}}},
+          {{"class_name", "Activation"}, {"config", {{"name", "softmax"}, {"activation", "softmax"}}}}}}}},
+      {"inbound_nodes",
+       {{{"args", {{{"class_name", "__keras_tensor__"}, {"config", {{"keras_history", {"pixels", 0, 0}}}}}}},
+         {"kwargs", json::object()}}}}};
+  const json root = {{"class_name", "Functional"},
+                     {"config",
+                      {{"name", "outer"},
+                       {"layers", {input, nested}},
+                       {"input_layers", {"pixels", 0, 0}},
+                       {"output_layers", {"head", 0, 0}}}}};
+  KerasH5File file;
+  file.format = format;
+  file.keras_version = "3.10.0";
+  file.model_config_json = root.dump();
+  return file;
+}
+
+TEST(NestedModels, InlinesANestedModelOfAKerasFile) {
+  ASSERT_OK_AND_ASSIGN(KerasModel model, BuildKerasModel(NestedSoftmaxModel(KerasFileFormat::kKeras), "m.keras"));
+  std::vector<std::string> names;
+  for (const KerasLayer& layer : model.layers) names.push_back(layer.name);
+  // The nested model's layers under its name, then the nested model itself passing their output on.
+  EXPECT_EQ(names, (std::vector<std::string>{"pixels", "head/flatten", "head/softmax", "head"}));
+  EXPECT_EQ(model.Layer("head/flatten").inputs, std::vector<std::string>{"pixels"});
+  EXPECT_EQ(model.Layer("head").kind, LayerKind::kIdentity);
+  EXPECT_EQ(model.output_layer, "head");
+  EXPECT_EQ(model.OutputShape(), Shape{48});
+  // The softmax inside the nested model makes the outputs probabilities.
+  EXPECT_EQ(model.Outputs(), OutputKind::kProbabilities);
+}
+
+TEST(NestedModels, RefusesANestedModelOfAnH5File) {
+  EXPECT_STATUS(BuildKerasModel(NestedSoftmaxModel(KerasFileFormat::kH5), "m.h5"), absl::StatusCode::kInvalidArgument,
+                "layer 'head' (Sequential): nested models are supported in .keras files only");
+}
+
 }  // namespace
 }  // namespace resnet8

@@ -59,7 +59,7 @@ for name in names:
     compared.append(name)
     if tfjs["by_formula"]:
         by_formula.append(name)
-forms = ("_keras3", "_keras", "_keras_sequential")
+forms = ("_keras3", "_keras", "_keras_sequential", "_keras_nested")
 twins = [(name, name[:name.rindex(form)]) for name in names for form in forms if name.endswith(form)
          and name[:name.rindex(form)] in outputs]
 for twin, base in twins:

@@ -38,70 +38,101 @@ absl::StatusOr<json> ParseJsonMember(const ZipArchive& archive, const ZipMember&
   }
 }
 
-// Gives each `vars` group its layer, walking config.json's layers as Keras's
-// saving_lib walks model.layers (see keras_archive.h). tf.keras 2.12-2.14
-// walked a dict that lists every layer with weights twice, so such a layer
-// uses up a second name of its class there.
-absl::StatusOr<std::vector<KerasLayerWeights>> AssignVarsGroups(const json& config,
-                                                                std::vector<KerasLayerWeights> groups,
-                                                                const std::string& path) {
-  const std::string model_class = config.is_object() ? config.value("class_name", "") : "";
-  const json& inner = config.is_object() && config.contains("config") ? config["config"] : json();
+// What AssignVarsGroups() knows as it walks the layers.
+struct Walk {
+  std::map<std::string, KerasLayerWeights*> by_path;
+  bool checkpoint_layout = false;
+  std::vector<KerasLayerWeights> assigned;
+  std::set<std::string> claimed;
+  std::string path;  // the archive, for messages
+};
+
+bool IsNestedModel(const std::string& class_name) {
+  return class_name == "Sequential" || class_name == "Functional" || class_name == "Model";
+}
+
+// Gives the `vars` groups below `group_prefix` ("layers/", or a nested
+// model's "layers/sequential/layers/") to the layers of `model`, walking them
+// as Keras's saving_lib walks model.layers (see keras_archive.h): each class
+// numbered in order, a Sequential model's InputLayer left out, a nested
+// model's layers in its own group with their own numbering. Layers are named
+// as model.h's graph names them: `name_prefix` + the layer's name.
+// tf.keras 2.12-2.14 walked a dict that lists every layer with weights twice,
+// so such a layer uses up a second name of its class there.
+absl::Status AssignModel(const json& model, const std::string& group_prefix, const std::string& name_prefix,
+                         Walk& walk) {
+  const std::string model_class = model.is_object() ? model.value("class_name", "") : "";
+  const json& inner = model.is_object() && model.contains("config") ? model["config"] : json();
   const json& layers = inner.is_object() && inner.contains("layers") ? inner["layers"] : json();
   if (!layers.is_array()) {
-    return Invalid(path, absl::StrCat(kConfigMember, " has no config.layers list (class '", model_class,
-                                      "'; supported: Functional, Sequential)"));
+    return Invalid(walk.path, absl::StrCat(kConfigMember, ": ", name_prefix.empty() ? "the model" : name_prefix,
+                                           " has no config.layers list (class '", model_class,
+                                           "'; supported: Functional, Sequential)"));
   }
-  bool has_layers_root = false, has_checkpoint_root = false;
-  std::map<std::string, KerasLayerWeights*> by_path;
-  for (KerasLayerWeights& group : groups) {
-    has_layers_root |= absl::StartsWith(group.name, "layers/");
-    has_checkpoint_root |= absl::StartsWith(group.name, "_layer_checkpoint_dependencies/");
-    by_path[group.name] = &group;
-  }
-  const bool checkpoint_layout = has_checkpoint_root && !has_layers_root;
-  const std::string root = checkpoint_layout ? "_layer_checkpoint_dependencies/" : "layers/";
-
   std::map<std::string, int> used;
   auto unique_name = [&used](const std::string& base) {
     auto [it, inserted] = used.try_emplace(base, 0);
     return inserted ? base : absl::StrCat(base, "_", ++it->second);
   };
-  std::vector<KerasLayerWeights> assigned;
-  std::set<std::string> claimed;
   for (const json& layer : layers) {
     if (!layer.is_object() || !layer.contains("class_name") || !layer["class_name"].is_string()) continue;
     const std::string class_name = layer["class_name"].get<std::string>();
     const json& layer_config = layer.contains("config") ? layer["config"] : json();
-    const std::string name = layer.contains("name") && layer["name"].is_string() ? layer["name"].get<std::string>()
-                             : layer_config.is_object()                          ? layer_config.value("name", "")
-                                                                                 : "";
+    const std::string name =
+        name_prefix + (layer.contains("name") && layer["name"].is_string() ? layer["name"].get<std::string>()
+                       : layer_config.is_object()                          ? layer_config.value("name", "")
+                                                                           : "");
     // Keras 3 serializes keras.ops calls in a functional graph beside its
     // layers; they are operations, not layers, and hold no variables.
     const std::string module =
         layer.contains("module") && layer["module"].is_string() ? layer["module"].get<std::string>() : "";
     if (absl::StartsWith(module, "keras.src.ops") || absl::StartsWith(module, "keras.ops")) {
-      return Invalid(path, absl::StrCat(kConfigMember, ": '", name, "' is the operation ", module, ".", class_name,
-                                        ", not a layer; only layers convert"));
+      return Invalid(walk.path, absl::StrCat(kConfigMember, ": '", name, "' is the operation ", module, ".", class_name,
+                                             ", not a layer; only layers convert"));
     }
     // Sequential.layers leaves out the InputLayer that config.json lists first.
     if (model_class == "Sequential" && class_name == "InputLayer") continue;
-    const std::string group_path = root + unique_name(KerasSnakeCase(class_name));
-    auto group = by_path.find(group_path);
-    if (group == by_path.end()) continue;  // a layer without variables (or missing ones: BuildKerasModel says which)
-    if (!group->second->recorded_name.empty() && group->second->recorded_name != name) {
-      return Invalid(path, absl::StrCat(kWeightsMember, ": group '", group_path, "/vars' records layer '",
-                                        group->second->recorded_name, "', but config.json's layer at that place is '",
-                                        name, "' (", class_name, ")"));
+    const std::string group_path = group_prefix + unique_name(KerasSnakeCase(class_name));
+    if (IsNestedModel(class_name)) {
+      walk.claimed.insert(group_path);  // its own vars group is empty
+      RETURN_IF_ERROR(AssignModel(layer, group_path + "/layers/", name + "/", walk));
+      continue;
     }
-    if (checkpoint_layout && !group->second->weights.empty()) unique_name(KerasSnakeCase(class_name));
-    claimed.insert(group_path);
-    assigned.push_back({name, std::move(group->second->weights), group->second->recorded_name});
+    auto group = walk.by_path.find(group_path);
+    if (group == walk.by_path.end())
+      continue;  // a layer without variables (or missing ones: BuildKerasModel says which)
+    const KerasLayerWeights& found = *group->second;
+    const std::string bare_name = name.substr(name_prefix.size());
+    if (!found.recorded_name.empty() && found.recorded_name != bare_name) {
+      return Invalid(walk.path, absl::StrCat(kWeightsMember, ": group '", group_path, "/vars' records layer '",
+                                             found.recorded_name, "', but config.json's layer at that place is '",
+                                             bare_name, "' (", class_name, ")"));
+    }
+    if (walk.checkpoint_layout && !found.weights.empty()) unique_name(KerasSnakeCase(class_name));
+    walk.claimed.insert(group_path);
+    walk.assigned.push_back({name, std::move(group->second->weights), found.recorded_name});
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<KerasLayerWeights>> AssignVarsGroups(const json& config,
+                                                                std::vector<KerasLayerWeights> groups,
+                                                                const std::string& path) {
+  Walk walk;
+  walk.path = path;
+  bool has_layers_root = false, has_checkpoint_root = false;
   for (KerasLayerWeights& group : groups) {
-    if (claimed.count(group.name) == 0 && !group.weights.empty()) assigned.push_back(std::move(group));
+    has_layers_root |= absl::StartsWith(group.name, "layers/");
+    has_checkpoint_root |= absl::StartsWith(group.name, "_layer_checkpoint_dependencies/");
+    walk.by_path[group.name] = &group;
   }
-  return assigned;
+  walk.checkpoint_layout = has_checkpoint_root && !has_layers_root;
+  RETURN_IF_ERROR(
+      AssignModel(config, walk.checkpoint_layout ? "_layer_checkpoint_dependencies/" : "layers/", "", walk));
+  for (KerasLayerWeights& group : groups) {
+    if (walk.claimed.count(group.name) == 0 && !group.weights.empty()) walk.assigned.push_back(std::move(group));
+  }
+  return std::move(walk.assigned);
 }
 
 }  // namespace

@@ -399,7 +399,14 @@ absl::Status ParseLayerOptions(const ConfigReader& config, KerasLayer& layer) {
     return absl::OkStatus();
   }
   if (name == "Functional" || name == "Sequential" || name == "Model") {
-    return config.Invalid("nested models are not supported; save the model with its layers flattened");
+    // What a nested model of a .keras file becomes after its layers: its output, passed on.
+    if (config.Has("nested_model_output")) {
+      layer.kind = LayerKind::kIdentity;
+      return absl::OkStatus();
+    }
+    return config.Invalid(
+        "nested models are supported in .keras files only (a .h5 does not say which weights are whose); "
+        "save as .keras, or with the layers flattened");
   }
   return config.Invalid(absl::StrCat("unsupported layer class '", name, "' (supported: ", kSupportedLayers, ")"));
 }
@@ -814,6 +821,100 @@ int KerasMajorVersion(const KerasH5File& file) {
   return major;
 }
 
+bool IsNestedModel(const json& layer) {
+  const std::string name = layer.is_object() ? layer.value("class_name", "") : "";
+  return name == "Sequential" || name == "Functional" || name == "Model";
+}
+
+bool HasNestedModel(const json& layers) {
+  return std::any_of(layers.begin(), layers.end(), [](const json& layer) { return IsNestedModel(layer); });
+}
+
+// A layer of the flattened graph: `layer` renamed `name`, fed by `inputs`
+// (Keras 2's inbound form).
+json Rewired(json layer, const std::string& name, const std::vector<std::string>& inputs) {
+  layer["name"] = name;
+  if (layer.contains("config") && layer["config"].is_object()) layer["config"]["name"] = name;
+  json node = json::array();
+  for (const std::string& input : inputs) node.push_back(json::array({input, 0, 0, json::object()}));
+  layer["inbound_nodes"] = inputs.empty() ? json::array() : json::array({node});
+  return layer;
+}
+
+// Appends the layers of `model` (a Sequential or Functional layer entry, or
+// the root config) to `out` as one functional graph, every name prefixed with
+// `prefix` ("outer/" inside a nested model named "outer"). `input` is the
+// layer feeding the model; empty at the top, where its InputLayer stays.
+// Returns the name of the layer that gives the model's output. A nested
+// model becomes its layers, then a layer named after it that passes its
+// output on (kIdentity), so that the outer graph's references still hold.
+absl::StatusOr<std::string> InlineModel(const json& model, const std::string& prefix, const std::string& input,
+                                        const std::string& source, int keras_major, json& out) {
+  const bool sequential = model.value("class_name", "") == "Sequential";
+  const json& config = model.contains("config") ? model["config"] : json();
+  const json& layers = config.is_object() && config.contains("layers") ? config["layers"] : json();
+  const std::string where = prefix.empty() ? "the model" : absl::StrCat("nested model '", prefix, "'");
+  if (!layers.is_array() || layers.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", where, " has no config.layers list"));
+  }
+  std::map<std::string, std::string> renamed;  // a name in `model` -> its name in `out`
+  std::string previous = input;                // what feeds a Sequential model's next layer
+  for (const json& layer : layers) {
+    if (!layer.is_object() || !layer.contains("config") || !layer["config"].is_object()) {
+      return absl::InvalidArgumentError(absl::StrCat(source, ": ", where, " has a layer without a config"));
+    }
+    const std::string name = layer.contains("name") && layer["name"].is_string() ? layer["name"].get<std::string>()
+                                                                                 : layer["config"].value("name", "");
+    const std::string flat_name = prefix + name;
+    std::vector<std::string> inputs;
+    if (sequential) {
+      if (previous.empty() && layer.value("class_name", "") != "InputLayer" && !IsNestedModel(layer)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(source, ": a Sequential model with nested models must start with an InputLayer"));
+      }
+      if (!previous.empty()) inputs = {previous};
+    } else if (layer.value("class_name", "") != "InputLayer") {
+      ConfigReader reader(layer["config"], absl::StrCat(source, ": layer '", flat_name, "'"), keras_major);
+      ASSIGN_OR_RETURN(std::vector<std::string> names, ParseInbound(layer, reader));
+      for (const std::string& from : names) {
+        auto it = renamed.find(from);
+        if (it == renamed.end())
+          return reader.Invalid(absl::StrCat("input '", from, "' is not a layer defined before it"));
+        inputs.push_back(it->second);
+      }
+    }
+    if (layer.value("class_name", "") == "InputLayer") {
+      if (input.empty() && (sequential ? previous.empty() : true)) {
+        out.push_back(Rewired(layer, flat_name, {}));
+        renamed[name] = previous = flat_name;
+      } else {
+        renamed[name] = previous = input;  // the outer layer feeding this model stands in for its input
+      }
+      continue;
+    }
+    if (IsNestedModel(layer)) {
+      if (inputs.size() != 1) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(source, ": nested model '", flat_name, "' must take exactly one input"));
+      }
+      ASSIGN_OR_RETURN(std::string output, InlineModel(layer, flat_name + "/", inputs[0], source, keras_major, out));
+      json pass_on = {{"class_name", layer["class_name"]},
+                      {"config", {{"name", flat_name}, {"nested_model_output", true}}}};
+      out.push_back(Rewired(pass_on, flat_name, {output}));
+    } else {
+      out.push_back(Rewired(layer, flat_name, inputs));
+    }
+    renamed[name] = previous = flat_name;
+  }
+  if (sequential) return previous;
+  ASSIGN_OR_RETURN(std::string output, ParseSingleEndpoint(config, "output_layers", source));
+  auto it = renamed.find(output);
+  if (it == renamed.end()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", where, "'s output '", output, "' is not its layer"));
+  }
+  return it->second;
+}
+
 }  // namespace
 
 bool InputTransform::IsIdentity() const {
@@ -859,7 +960,13 @@ int64_t KerasModel::ParameterCount() const {
 }
 
 OutputKind KerasModel::Outputs() const {
-  const KerasLayer& last = Layer(output_layer);
+  // A Dropout or a nested model's pass-on layer at the end computes nothing:
+  // what the model outputs is decided before it.
+  const KerasLayer* computing = &Layer(output_layer);
+  while (computing->kind == LayerKind::kIdentity && computing->inputs.size() == 1) {
+    computing = &Layer(computing->inputs[0]);
+  }
+  const KerasLayer& last = *computing;
   const bool softmax =
       last.activation.kind == ActivationKind::kSoftmax &&
       (last.kind == LayerKind::kActivation || last.kind == LayerKind::kDense || last.kind == LayerKind::kConv2D ||
@@ -903,14 +1010,23 @@ absl::StatusOr<KerasModel> BuildKerasModel(const KerasH5File& file, const std::s
   if (!layer_list.is_array() || layer_list.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": model_config has no config.layers list"));
   }
+  // A .keras file says where a nested model's weights are (keras_archive.h);
+  // a .h5 does not reliably, so there a nested model is refused by name below.
+  json inlined = json::array();
+  std::string inlined_output;
+  const bool inline_nested = file.format == KerasFileFormat::kKeras && HasNestedModel(layer_list);
+  if (inline_nested) {
+    ASSIGN_OR_RETURN(inlined_output, InlineModel(root, "", "", source, KerasMajorVersion(file), inlined));
+  }
+  const json& layers_to_build = inline_nested ? inlined : layer_list;
 
   KerasModel model;
   model.keras_version = file.keras_version;
   const int keras_major = KerasMajorVersion(file);
   // Configs are kept for the weight binding below, which needs their readers.
   std::vector<ConfigReader> readers;
-  readers.reserve(layer_list.size() + 1);
-  for (const json& layer_json : layer_list) {
+  readers.reserve(layers_to_build.size() + 1);
+  for (const json& layer_json : layers_to_build) {
     KerasLayer layer;
     if (!layer_json.is_object() || !layer_json.contains("class_name") || !layer_json["class_name"].is_string() ||
         !layer_json.contains("config") || !layer_json["config"].is_object()) {
@@ -930,7 +1046,7 @@ absl::StatusOr<KerasModel> BuildKerasModel(const KerasH5File& file, const std::s
 
     if (layer.kind == LayerKind::kInput) {
       ASSIGN_OR_RETURN(layer.output_shape, DeclaredInputShape(reader));
-    } else if (sequential) {
+    } else if (sequential && !inline_nested) {
       if (model.layers.empty()) {
         // Older Sequential models have no InputLayer: the first layer declares the input.
         KerasLayer input;
@@ -945,7 +1061,7 @@ absl::StatusOr<KerasModel> BuildKerasModel(const KerasH5File& file, const std::s
     } else {
       ASSIGN_OR_RETURN(layer.inputs, ParseInbound(layer_json, reader));
     }
-    if (sequential && layer.kind == LayerKind::kInput && !model.layers.empty()) {
+    if (sequential && !inline_nested && layer.kind == LayerKind::kInput && !model.layers.empty()) {
       return reader.Invalid("an InputLayer in the middle of a Sequential model");
     }
     std::vector<const Shape*> input_shapes;
@@ -957,7 +1073,10 @@ absl::StatusOr<KerasModel> BuildKerasModel(const KerasH5File& file, const std::s
     RETURN_IF_ERROR(InferShape(input_shapes, reader, layer));
     model.layers.push_back(std::move(layer));
   }
-  if (sequential) {
+  if (inline_nested) {
+    model.input_layer = model.layers.front().name;
+    model.output_layer = inlined_output;
+  } else if (sequential) {
     model.input_layer = model.layers.front().name;
     model.output_layer = model.layers.back().name;
   } else {
