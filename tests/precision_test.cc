@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <iostream>
+#include <limits>
 
 #include "common/cifar10.h"
 #include "server/keras/reference_executor.h"
@@ -32,6 +33,15 @@ LoadedModel MaxPoolingHead() {
     if (layer.kind == LayerKind::kPool2D) layer.pool = PoolOp::kMax;
   }
   return model;
+}
+
+TEST(Precision, APathThatOverflowedEarnsNoTolerance) {
+  PrecisionChoice overflowed;
+  overflowed.rounding_noise = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(CheckTolerance(overflowed), 0);
+  PrecisionChoice rounded;
+  rounded.rounding_noise = 1e-7;
+  EXPECT_DOUBLE_EQ(CheckTolerance(rounded), 2e-7 + std::numeric_limits<float>::epsilon() / 2);
 }
 
 TEST(Precision, ServesTheReferenceModelInFloat32) {

@@ -98,7 +98,12 @@ absl::StatusOr<PrecisionChoice> ChoosePrecision(const KerasModel& model, TorchMo
   return choice;
 }
 
-double CheckTolerance(const PrecisionChoice& choice) { return 2 * choice.rounding_noise + kFloat32Roundoff; }
+double CheckTolerance(const PrecisionChoice& choice) {
+  // A path whose rounding overflowed (float32 forced on a model beyond its
+  // range) earns no tolerance: nothing it gives can pass.
+  if (!std::isfinite(choice.rounding_noise)) return 0;
+  return 2 * choice.rounding_noise + kFloat32Roundoff;
+}
 
 absl::StatusOr<PrecisionPolicy> ParsePrecisionPolicy(absl::string_view text) {
   if (text == "auto") return PrecisionPolicy::kAuto;

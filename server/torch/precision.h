@@ -79,7 +79,8 @@ absl::StatusOr<PrecisionChoice> ChoosePrecision(const KerasModel& model, TorchMo
 // noise, plus the float32 rounding of the module's outputs (it returns float32
 // either way). A conversion error moves both precisions of
 // the module alike, so it does not grow this; it fails the check by orders
-// of magnitude (tests/precision_test.cc measures the margins).
+// of magnitude (tests/precision_test.cc measures the margins). Zero when the
+// rounding was not finite (an overflow), so that such a path never passes.
 double CheckTolerance(const PrecisionChoice& choice);
 
 // "auto", "float32" or "float64"; INVALID_ARGUMENT naming the flag otherwise.
