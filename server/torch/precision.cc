@@ -26,6 +26,26 @@ absl::StatusOr<torch::Tensor> RunBuilt(const KerasModel& model, const TorchModul
   }
 }
 
+// max |low - high| over the outputs both can represent: where `high` is
+// beyond float32's range, float32 arithmetic (Keras's and PyTorch's alike)
+// can only give infinity, so an infinity of the same sign there is right.
+// Infinite when `low` is not finite anywhere else. Also returns (through
+// `largest`) the largest such |high|.
+double Distance(const torch::Tensor& low, const torch::Tensor& high, double* largest) {
+  constexpr double kFloatMax = std::numeric_limits<float>::max();
+  const torch::Tensor beyond = high.abs() > kFloatMax;
+  const torch::Tensor overflowed_alike = beyond & torch::isinf(low) & (torch::sign(low) == torch::sign(high));
+  const torch::Tensor compared = ~overflowed_alike;
+  if (largest != nullptr) {
+    *largest = (compared & ~beyond).any().item<bool>()
+                   ? high.masked_select(compared & ~beyond).abs().max().item<double>()
+                   : 0.0;
+  }
+  if (!compared.any().item<bool>()) return 0;
+  const double distance = (low.masked_select(compared) - high.masked_select(compared)).abs().max().item<double>();
+  return std::isfinite(distance) ? distance : std::numeric_limits<double>::infinity();
+}
+
 // The model with its output's softmax left out: logits.
 KerasModel WithoutOutputSoftmax(KerasModel model) {
   if (model.Outputs() == OutputKind::kProbabilities) {
@@ -57,8 +77,7 @@ absl::StatusOr<PrecisionChoice> ChoosePrecision(const KerasModel& model, TorchMo
   ASSIGN_OR_RETURN(torch::Tensor logits_keras, RunBuilt(logits_model, logits_options, source, input));
 
   PrecisionChoice choice;
-  choice.logit_noise = (logits32 - logits_keras).abs().max().item<double>();
-  if (!std::isfinite(choice.logit_noise)) choice.logit_noise = std::numeric_limits<double>::infinity();
+  choice.logit_noise = Distance(logits32.reshape({-1}), logits_keras.reshape({-1}), nullptr);
   const double probability_noise = choice.logit_noise / 4;
   switch (policy) {
     case PrecisionPolicy::kAuto:
@@ -93,8 +112,8 @@ absl::StatusOr<PrecisionChoice> ChoosePrecision(const KerasModel& model, TorchMo
     return absl::InternalError(
         absl::StrCat(source, ": the served path gave ", served.numel(), " outputs, the module ", exact.numel()));
   }
-  choice.rounding_noise = (served - exact).abs().max().item<double>() / std::max(1.0, exact.abs().max().item<double>());
-  if (!std::isfinite(choice.rounding_noise)) choice.rounding_noise = std::numeric_limits<double>::infinity();
+  double largest = 0;
+  choice.rounding_noise = Distance(served, exact, &largest) / std::max(1.0, largest);
   return choice;
 }
 
