@@ -35,8 +35,8 @@ ABSL_FLAG(std::string, input_scale, "1",
           "channel (R,G,B); written into the TorchScript module");
 ABSL_FLAG(std::string, input_offset, "0", "see --input_scale; one value or one per channel");
 ABSL_FLAG(std::string, precision, "auto",
-          "arithmetic of a --format=torchscript module: auto (float32 unless its rounding noise, measured against "
-          "float64, exceeds a third of the 1e-5 faithfulness bar; then float64 inside, float32 in and out), "
+          "arithmetic of a --format=torchscript module: auto (measured: float32 unless it can move a probability "
+          "by more than 5e-6, half the 1e-5 faithfulness bar; then float64 inside, float32 in and out), "
           "float32 or float64. A state dict holds the weights as Keras stores them, float32");
 
 namespace resnet8 {

@@ -60,8 +60,8 @@ ABSL_FLAG(std::string, input_scale, "1",
           "or one per channel (R,G,B). For models trained on x/255: --input_scale=1/255");
 ABSL_FLAG(std::string, input_offset, "0", "see --input_scale; one value or one per channel, e.g. -0.5,-0.5,-0.5");
 ABSL_FLAG(std::string, precision, "auto",
-          "arithmetic of the served module: auto (float32 unless its rounding noise, measured at startup against "
-          "float64, exceeds a third of the 1e-5 faithfulness bar; then float64, about 10x slower), float32 or "
+          "arithmetic of the served module: auto (measured at startup: float32 unless it can move a probability "
+          "by more than 5e-6, half the 1e-5 faithfulness bar; then float64, about 10x slower), float32 or "
           "float64");
 ABSL_FLAG(bool, optimize, true,
           "serve the fast path: BatchNorm folded into the convolutions, channels-last, cache-sized passes "

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "server/keras/model.h"
 #include "server/keras/zip_archive.h"
 
 namespace resnet8 {
@@ -29,12 +30,12 @@ absl::Status Invalid(const std::string& path, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", what));
 }
 
-absl::StatusOr<json> ParseJsonMember(const ZipArchive& archive, const ZipMember& member, const std::string& path) {
-  ASSIGN_OR_RETURN(std::string text, archive.Read(member, kMaxKerasConfigBytes));
+// `text`, the member `member` of the archive at `path`, as JSON.
+absl::StatusOr<json> ParseJson(const std::string& text, const std::string& member, const std::string& path) {
   try {
     return json::parse(text);
   } catch (const json::exception& e) {
-    return Invalid(path, absl::StrCat(member.name, " is not valid JSON: ", e.what()));
+    return Invalid(path, absl::StrCat(member, " is not valid JSON: ", e.what()));
   }
 }
 
@@ -46,10 +47,6 @@ struct Walk {
   std::set<std::string> claimed;
   std::string path;  // the archive, for messages
 };
-
-bool IsNestedModel(const std::string& class_name) {
-  return class_name == "Sequential" || class_name == "Functional" || class_name == "Model";
-}
 
 // Gives the `vars` groups below `group_prefix` ("layers/", or a nested
 // model's "layers/sequential/layers/") to the layers of `model`, walking them
@@ -93,7 +90,7 @@ absl::Status AssignModel(const json& model, const std::string& group_prefix, con
     // Sequential.layers leaves out the InputLayer that config.json lists first.
     if (model_class == "Sequential" && class_name == "InputLayer") continue;
     const std::string group_path = group_prefix + unique_name(KerasSnakeCase(class_name));
-    if (IsNestedModel(class_name)) {
+    if (IsModelClass(class_name)) {
       walk.claimed.insert(group_path);  // its own vars group is empty
       RETURN_IF_ERROR(AssignModel(layer, group_path + "/layers/", name + "/", walk));
       continue;
@@ -196,15 +193,11 @@ absl::StatusOr<KerasH5File> ReadKerasArchive(const std::string& path, absl::Dura
   KerasH5File file;
   file.format = KerasFileFormat::kKeras;
   ASSIGN_OR_RETURN(file.model_config_json, archive.Read(*config_member, kMaxKerasConfigBytes));
-  json config;
-  try {
-    config = json::parse(file.model_config_json);
-  } catch (const json::exception& e) {
-    return Invalid(path, absl::StrCat(kConfigMember, " is not valid JSON: ", e.what()));
-  }
+  ASSIGN_OR_RETURN(json config, ParseJson(file.model_config_json, kConfigMember, path));
   // Keras always writes metadata.json; its loader does not need it, nor does this one.
   if (const ZipMember* metadata_member = archive.Find(kMetadataMember); metadata_member != nullptr) {
-    ASSIGN_OR_RETURN(json metadata, ParseJsonMember(archive, *metadata_member, path));
+    ASSIGN_OR_RETURN(std::string text, archive.Read(*metadata_member, kMaxKerasConfigBytes));
+    ASSIGN_OR_RETURN(json metadata, ParseJson(text, kMetadataMember, path));
     if (metadata.is_object() && metadata.contains("keras_version") && metadata["keras_version"].is_string()) {
       file.keras_version = metadata["keras_version"].get<std::string>();
     }

@@ -398,7 +398,7 @@ absl::Status ParseLayerOptions(const ConfigReader& config, KerasLayer& layer) {
     layer.kind = LayerKind::kIdentity;
     return absl::OkStatus();
   }
-  if (name == "Functional" || name == "Sequential" || name == "Model") {
+  if (IsModelClass(name)) {
     // What a nested model of a .keras file becomes after its layers: its output, passed on.
     if (config.Has("nested_model_output")) {
       layer.kind = LayerKind::kIdentity;
@@ -821,10 +821,7 @@ int KerasMajorVersion(const KerasH5File& file) {
   return major;
 }
 
-bool IsNestedModel(const json& layer) {
-  const std::string name = layer.is_object() ? layer.value("class_name", "") : "";
-  return name == "Sequential" || name == "Functional" || name == "Model";
-}
+bool IsNestedModel(const json& layer) { return layer.is_object() && IsModelClass(layer.value("class_name", "")); }
 
 bool HasNestedModel(const json& layers) {
   return std::any_of(layers.begin(), layers.end(), [](const json& layer) { return IsNestedModel(layer); });
@@ -917,6 +914,10 @@ absl::StatusOr<std::string> InlineModel(const json& model, const std::string& pr
 
 }  // namespace
 
+bool IsModelClass(const std::string& class_name) {
+  return class_name == "Sequential" || class_name == "Functional" || class_name == "Model";
+}
+
 bool InputTransform::IsIdentity() const {
   return std::all_of(scale.begin(), scale.end(), [](double s) { return s == 1.0; }) &&
          std::all_of(offset.begin(), offset.end(), [](double o) { return o == 0.0; });
@@ -998,7 +999,7 @@ absl::StatusOr<KerasModel> BuildKerasModel(const KerasH5File& file, const std::s
   }
   const std::string model_class = root.is_object() ? root.value("class_name", "") : "";
   const bool sequential = model_class == "Sequential";
-  if (!sequential && model_class != "Functional" && model_class != "Model") {
+  if (!IsModelClass(model_class)) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": model_config class '", model_class,
                                                    "' is not supported (supported: Functional, Model, Sequential)"));
   }

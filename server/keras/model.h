@@ -178,6 +178,10 @@ struct KerasModel {
   std::string Summary() const;
 };
 
+// Whether a Keras class is a model (which a model can also hold as a layer):
+// Sequential, Functional, or Keras 2's Model.
+bool IsModelClass(const std::string& class_name);
+
 // Builds the model from a file read by ReadKerasFile(). `source` names the
 // file in messages. Errors are INVALID_ARGUMENT and name the layer: malformed
 // JSON, an unsupported layer kind or option, a dangling or cyclic input, a

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "server/keras/model.h"
+#include "server/keras/self_check.h"
 
 namespace resnet8 {
 
@@ -32,7 +33,7 @@ struct ModuleCheck {
 // INVALID_ARGUMENT if the model's output is not a vector; INTERNAL if the
 // module fails.
 absl::StatusOr<ModuleCheck> CheckModuleAgainstReference(const KerasModel& model, torch::jit::Module module,
-                                                        double tolerance, int64_t images = 6);
+                                                        double tolerance, int64_t images = kSelfCheckImages);
 
 }  // namespace resnet8
 

@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "server/keras/model.h"
+#include "server/keras/self_check.h"
 #include "server/torch/torchscript_builder.h"
 
 namespace resnet8 {
@@ -72,7 +73,8 @@ using Float32Path = std::function<absl::StatusOr<std::vector<float>>(const torch
 // Errors: BuildTorchModule's, the path's, and INTERNAL if a module fails.
 absl::StatusOr<PrecisionChoice> ChoosePrecision(const KerasModel& model, TorchModuleOptions options,
                                                 PrecisionPolicy policy, const std::string& source,
-                                                const Float32Path& float32_path = {}, int64_t images = 6);
+                                                const Float32Path& float32_path = {},
+                                                int64_t images = kSelfCheckImages);
 
 // How far a correct module may be from the double-precision reference, in
 // the same units as rounding_noise: twice the chosen path's measured rounding
