@@ -13,7 +13,6 @@
 #include <string>
 #include <vector>
 
-#include "server/keras/fold_batch_norm.h"
 #include "server/torch/model_loader.h"
 #include "server/torch/module_check.h"
 #include "server/torch/precision.h"
@@ -40,12 +39,13 @@ TEST(LayerFixturesInProcess, EveryFixtureConvertsAndMatchesTheReference) {
     SCOPED_TRACE(name);
     ASSERT_OK_AND_ASSIGN(LoadedModel model, LoadKerasFile(dir + "/" + name, {}));
     for (bool folded : {false, true}) {
-      const KerasModel keras = folded ? FoldBatchNorm(model.keras) : model.keras;
-      ASSERT_OK_AND_ASSIGN(PrecisionChoice precision, ChoosePrecision(keras, {}, PrecisionPolicy::kAuto, model.path));
-      TorchModuleOptions options;
+      TorchModuleOptions options{.fold_batch_norm = folded};
+      ASSERT_OK_AND_ASSIGN(PrecisionChoice precision,
+                           ChoosePrecision(model.keras, options, PrecisionPolicy::kAuto, model.path));
       options.float64 = precision.precision == Precision::kFloat64;
-      ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(keras, options, model.path));
-      ASSERT_OK_AND_ASSIGN(ModuleCheck check, CheckModuleAgainstReference(keras, module, CheckTolerance(precision)));
+      ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(model.keras, options, model.path));
+      ASSERT_OK_AND_ASSIGN(ModuleCheck check,
+                           CheckModuleAgainstReference(model.keras, module, CheckTolerance(precision)));
       EXPECT_TRUE(check.passed) << (folded ? "folded: " : "") << check.detail << "; " << precision.detail;
     }
   }

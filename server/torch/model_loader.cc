@@ -6,7 +6,6 @@
 #include "absl/strings/str_join.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
-#include "server/keras/fold_batch_norm.h"
 #include "server/torch/torchscript_builder.h"
 
 namespace resnet8 {
@@ -41,13 +40,13 @@ absl::StatusOr<ServedClassifier> MakeServedClassifier(const LoadedModel& model, 
                                                    absl::StrJoin(output, ", "),
                                                    "], not a vector of class scores, so it cannot be served"));
   }
-  const KerasModel keras = optimized ? FoldBatchNorm(model.keras) : model.keras;
+  const KerasModel& keras = model.keras;
   TorchClassifierOptions run = options;
   if (!optimized) {
     run = TorchClassifierOptions::Straightforward();
     run.on_timing = options.on_timing;  // observing, not a speed choice
   }
-  TorchModuleOptions probabilities{.softmax_logits = true};
+  TorchModuleOptions probabilities{.softmax_logits = true, .fold_batch_norm = optimized};
   ServedClassifier served;
   ASSIGN_OR_RETURN(torch::jit::Module module, BuildTorchModule(keras, probabilities, model.path));
   ASSIGN_OR_RETURN(served.classifier, TorchClassifier::Create(module, keras.InputShape(), output[0], run));

@@ -67,17 +67,17 @@ absl::StatusOr<PrecisionChoice> ChoosePrecision(const KerasModel& model, TorchMo
   if (shape.size() == 3) input = input.permute({0, 3, 1, 2});  // the module takes NCHW images
   input = input.contiguous();
 
-  // float32's distance from Keras's float32 model (float64 arithmetic,
-  // float32 activations) on the logits, measured without the softmax that
-  // hides it on images the model is sure of.
+  // float32's distance from the exact logits, measured without the output
+  // softmax that hides it on images the model is sure of.
   const KerasModel logits_model = WithoutOutputSoftmax(model);
-  TorchModuleOptions logits_options;
+  TorchModuleOptions logits_options = options;
+  logits_options.softmax_logits = false;
   ASSIGN_OR_RETURN(torch::Tensor logits32, RunBuilt(logits_model, logits_options, source, input));
-  logits_options.float64 = true;
-  ASSIGN_OR_RETURN(torch::Tensor logits_keras, RunBuilt(logits_model, logits_options, source, input));
+  logits_options.float64 = logits_options.float64_output = true;
+  ASSIGN_OR_RETURN(torch::Tensor logits_exact, RunBuilt(logits_model, logits_options, source, input));
 
   PrecisionChoice choice;
-  choice.logit_noise = Distance(logits32.reshape({-1}), logits_keras.reshape({-1}), nullptr);
+  choice.logit_noise = Distance(logits32.reshape({-1}), logits_exact.reshape({-1}), nullptr);
   const double probability_noise = choice.logit_noise / 4;
   switch (policy) {
     case PrecisionPolicy::kAuto:
@@ -104,7 +104,7 @@ absl::StatusOr<PrecisionChoice> ChoosePrecision(const KerasModel& model, TorchMo
     options.float64 = choice.precision == Precision::kFloat64;
     ASSIGN_OR_RETURN(served, RunBuilt(model, options, source, input));
   }
-  options.float64 = options.float64_activations = true;
+  options.float64 = options.float64_output = true;
   ASSIGN_OR_RETURN(torch::Tensor exact, RunBuilt(model, options, source, input));
   served = served.reshape({-1});
   exact = exact.reshape({-1});

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "server/keras/fold_batch_norm.h"
 
 namespace resnet8 {
 namespace {
@@ -58,11 +59,8 @@ class Builder {
       const KerasLayer& layer = model_.layers[i];
       std::vector<std::string> in;
       for (const std::string& name : layer.inputs) in.push_back(Var(model_.Find(name)));
-      std::string expression = Expression(i, in);
-      // Keras keeps every layer's output in float32.
-      if (options_.float64 && !options_.float64_activations)
-        expression = absl::StrCat("(", expression, ").float().double()");
-      lines.push_back(absl::StrCat("    ", Var(i), " = ", expression, "  # ", layer.name, " (", layer.class_name, ")"));
+      lines.push_back(
+          absl::StrCat("    ", Var(i), " = ", Expression(i, in), "  # ", layer.name, " (", layer.class_name, ")"));
     }
     const int output = model_.Find(model_.output_layer);
     std::string result = Var(output);
@@ -70,7 +68,7 @@ class Builder {
     if (options_.softmax_logits && model_.Outputs() == OutputKind::kLogits) {
       result = absl::StrCat("torch.softmax(", result, ", -1)");
     }
-    if (options_.float64) result = absl::StrCat("(", result, ").float()");
+    if (options_.float64 && !options_.float64_output) result = absl::StrCat("(", result, ").float()");
     lines.push_back(absl::StrCat("    return ", result));
     return absl::StrJoin(lines, "\n") + "\n";
   }
@@ -380,17 +378,24 @@ class Builder {
   std::set<std::string> used_names_;
 };
 
+// The graph the module computes: `model`, folded when asked and float32.
+KerasModel GraphToBuild(const KerasModel& model, const TorchModuleOptions& options) {
+  return options.fold_batch_norm && !options.float64 ? FoldBatchNorm(model) : model;
+}
+
 }  // namespace
 
 std::string TorchScriptSource(const KerasModel& model, const TorchModuleOptions& options) {
-  return Builder(model, options).Generate();
+  const KerasModel graph = GraphToBuild(model, options);
+  return Builder(graph, options).Generate();
 }
 
 absl::StatusOr<torch::jit::Module> BuildTorchModule(const KerasModel& model, const TorchModuleOptions& options,
                                                     const std::string& source) {
+  const KerasModel graph = GraphToBuild(model, options);
   std::string code;
   try {
-    Builder builder(model, options);
+    Builder builder(graph, options);
     code = builder.Generate();
     builder.root().define(code);
     builder.root().eval();

@@ -44,15 +44,20 @@ struct TorchModuleOptions {
   // Append a softmax when the model outputs logits (OutputKind::kLogits), so
   // that the module gives class probabilities: what the server serves.
   bool softmax_logits = false;
-  // Compute in float64 inside, rounding every layer's output to float32 as
-  // Keras stores activations: Keras's float32 model without float32's
-  // accumulation error. The module still takes and returns float32. For
-  // models whose float32 rounding is too large for the faithfulness bar
+  // Compute in float64 throughout: the exact computation of the Keras model
+  // (its float32 weights and input), which every float32 run of Keras only
+  // approximates. The module still takes and returns float32. For models
+  // whose float32 rounding is too large for the faithfulness bar
   // (precision.h).
   bool float64 = false;
-  // With float64: keep activations in float64 too, the exact computation
-  // (the yardstick the checks measure rounding against).
-  bool float64_activations = false;
+  // With float64: return the float64 outputs themselves, unrounded (the
+  // yardstick the checks measure rounding against).
+  bool float64_output = false;
+  // Fold each BatchNormalization into the layer before it (fold_batch_norm.h):
+  // one pass fewer over the activations per folded layer. float32 only: the
+  // folded weights are stored in float32, so a float64 module keeps its
+  // BatchNormalization layers to stay exact.
+  bool fold_batch_norm = false;
 };
 
 // Errors: INTERNAL if LibTorch refuses the generated code (a bug here), with

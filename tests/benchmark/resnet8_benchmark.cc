@@ -42,7 +42,6 @@
 #include "common/cifar10.h"
 #include "common/classification_metrics.h"
 #include "nlohmann/json.hpp"
-#include "server/keras/fold_batch_norm.h"
 #include "server/torch/malloc_tuning.h"
 #include "server/torch/model_loader.h"
 #include "server/torch/torch_classifier.h"
@@ -265,7 +264,8 @@ int Run(const std::string& self) {
   // The module as converted and with BatchNorm folded, both ending in probabilities.
   const TorchModuleOptions probabilities{.softmax_logits = true};
   const torch::jit::Module as_converted = *BuildTorchModule(model->keras, probabilities, model->path);
-  const torch::jit::Module folded_module = *BuildTorchModule(FoldBatchNorm(model->keras), probabilities, model->path);
+  const torch::jit::Module folded_module =
+      *BuildTorchModule(model->keras, {.softmax_logits = true, .fold_batch_norm = true}, model->path);
   auto classifier_of = [&](const torch::jit::Module& module, const TorchClassifierOptions& options) {
     return TorchClassifier::Create(module, model->keras.InputShape(), 10, options);
   };
