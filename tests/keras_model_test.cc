@@ -200,6 +200,49 @@ TEST(KerasModel, SequentialWithoutInputLayerTakesTheFirstLayersShape) {
   EXPECT_EQ(model.Layer("dense").inputs, std::vector<std::string>{"flatten"});
 }
 
+// A Sequential model of `layers` (JSON objects, the first declaring a 4x4x3
+// input) with no weights, as a .h5 of Keras 2.
+KerasH5File SequentialOf(const std::string& layers) {
+  KerasH5File file;
+  file.keras_version = "2.13.1";
+  file.model_config_json = R"({"class_name": "Sequential", "config": {"name": "s", "layers": [)" + layers + "]}}";
+  return file;
+}
+
+TEST(KerasModel, UpSampling2DRepeatsRowsAndColumnsAndRefusesBilinear) {
+  ASSERT_OK_AND_ASSIGN(KerasModel model, BuildKerasModel(SequentialOf(R"(
+      {"class_name": "UpSampling2D", "config": {"name": "up", "size": [2, 3], "batch_input_shape": [null, 4, 4, 3]}},
+      {"class_name": "Flatten", "config": {"name": "flatten"}})"),
+                                                         "up.h5"));
+  EXPECT_EQ(model.Layer("up").output_shape, (Shape{8, 12, 3}));
+  EXPECT_STATUS(BuildKerasModel(SequentialOf(R"(
+      {"class_name": "UpSampling2D", "config": {"name": "up", "interpolation": "bilinear",
+                                                 "batch_input_shape": [null, 4, 4, 3]}})"),
+                                "up.h5"),
+                absl::StatusCode::kInvalidArgument,
+                "layer 'up' (UpSampling2D): interpolation 'bilinear' is not supported (supported: nearest)");
+}
+
+TEST(KerasModel, MaskingIsAnIdentityOnlyWhereItChangesNothing) {
+  const std::string masking = R"({"class_name": "Masking", "config": {"name": "mask", "mask_value": %s,
+                                                                     "batch_input_shape": [null, 4, 4, 3]}})";
+  auto with_value = [&](const std::string& value) {
+    std::string layer = masking;
+    layer.replace(layer.find("%s"), 2, value);
+    return layer;
+  };
+  ASSERT_OK_AND_ASSIGN(KerasModel model, BuildKerasModel(SequentialOf(with_value("0.0")), "m.h5"));
+  EXPECT_EQ(model.Layer("mask").kind, LayerKind::kIdentity);
+  EXPECT_STATUS(BuildKerasModel(SequentialOf(with_value("-1.0")), "m.h5"), absl::StatusCode::kInvalidArgument,
+                "layer 'mask' (Masking): mask_value -1 is not supported (only 0, which changes no value)");
+  // Keras's Softmax layer would read the mask.
+  EXPECT_STATUS(BuildKerasModel(SequentialOf(with_value("0.0") + R"(,
+      {"class_name": "Softmax", "config": {"name": "softmax"}})"),
+                                "m.h5"),
+                absl::StatusCode::kInvalidArgument,
+                "layer 'softmax' (Softmax): a Softmax layer in a model with a Masking");
+}
+
 TEST(InputTransform, ParsesOneValueFractionsAndPerChannelLists) {
   // Kept in double: the model sees float32(pixel * (1/255)), which is x / 255 rounded once.
   ASSERT_OK_AND_ASSIGN(std::vector<double> scale, ParseInputTransformValue("1/255"));

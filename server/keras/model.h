@@ -6,6 +6,8 @@
 // layer kinds and options this project can execute exactly are accepted),
 // infers each layer's output shape from the input shape, and binds each
 // layer's weights in the order Keras itself loads them, checking every shape.
+// What each Keras class means is its row in layer_specs.h; the wiring is
+// model_graph.h's.
 // The result is complete and consistent, or an error names the layer and what
 // is wrong; it never holds half a model.
 //
@@ -29,6 +31,7 @@
 
 #include "absl/status/statusor.h"
 #include "server/keras/h5_file.h"
+#include "server/keras/input_transform.h"
 
 namespace resnet8 {
 
@@ -46,6 +49,7 @@ enum class LayerKind {
   kGlobalPool2D,     // GlobalAveragePooling2D, GlobalMaxPooling2D
   kZeroPadding2D,    // ZeroPadding2D
   kCropping2D,       // Cropping2D
+  kUpSampling2D,     // UpSampling2D (nearest)
   kFlatten,          // Flatten
   kReshape,          // Reshape
   kRescaling,        // Rescaling
@@ -132,6 +136,8 @@ struct KerasLayer {
   bool keepdims = false;  // global pooling
   // ZeroPadding2D and Cropping2D: {top, bottom, left, right}
   std::array<int64_t, 4> margins{0, 0, 0, 0};
+  // UpSampling2D: each pixel repeated this many times {down, across}
+  std::array<int64_t, 2> upsampling{1, 1};
   // Rescaling: x * scale + offset, each one value or one per channel
   std::vector<float> rescale_scale, rescale_offset;
 
@@ -143,26 +149,13 @@ struct KerasLayer {
 // probabilities with a softmax (see docs/decisions.md).
 enum class OutputKind { kProbabilities, kLogits };
 
-// Preprocessing applied to the pixels before the model: the model sees
-// float32(pixel * scale + offset), computed exactly and rounded once, as
-// `x / 255.0` in NumPy gives it; each value is one number or one per input
-// channel. Keras files do not record it.
-struct InputTransform {
-  std::vector<double> scale{1.0};
-  std::vector<double> offset{0.0};
-
-  bool IsIdentity() const;
-  // "x * 0.00392157 + 0" style text for logs and messages.
-  std::string ToString() const;
-};
-
 struct KerasModel {
   std::string keras_version;
   // In topological order: every input precedes its user.
   std::vector<KerasLayer> layers;
   std::string input_layer;
   std::string output_layer;
-  InputTransform input_transform;
+  InputTransform input_transform;  // the preprocessing the model was trained with
 
   // Index of the layer called `name` in `layers`, or -1.
   int Find(const std::string& name) const;
@@ -190,13 +183,6 @@ absl::StatusOr<KerasModel> BuildKerasModel(const KerasH5File& file, const std::s
 
 // Convenience: ReadKerasFile() (a .keras or a .h5, by content) then BuildKerasModel().
 absl::StatusOr<KerasModel> LoadKerasModel(const std::string& path);
-
-// Parses a preprocessing value as the --input_scale and --input_offset flags
-// take it: one number, "1/255", or one value per channel, "0.5,0.5,0.5".
-absl::StatusOr<std::vector<double>> ParseInputTransformValue(const std::string& text);
-
-// Both flags at once; messages name the flag.
-absl::StatusOr<InputTransform> ParseInputTransformFlags(const std::string& scale, const std::string& offset);
 
 // Sets the model's input transform after checking each value's count against
 // the input channels (1 or one per channel) and that every value is finite.

@@ -165,6 +165,20 @@ Tensor Margins(const KerasLayer& layer, const Tensor& x) {
   return y;
 }
 
+// UpSampling2D, nearest: output pixel (oy, ox) is input pixel (oy / sy, ox / sx).
+Tensor UpSampling(const KerasLayer& layer, const Tensor& x) {
+  const Shape& out = layer.output_shape;
+  const int64_t c = x.shape[2];
+  Tensor y{out, std::vector<double>(Elements(out))};
+  for (int64_t oy = 0; oy < out[0]; ++oy) {
+    for (int64_t ox = 0; ox < out[1]; ++ox) {
+      const int64_t iy = oy / layer.upsampling[0], ix = ox / layer.upsampling[1];
+      std::copy_n(&x.data[(iy * x.shape[1] + ix) * c], c, &y.data[(oy * out[1] + ox) * c]);
+    }
+  }
+  return y;
+}
+
 // Dense over the last axis (Keras applies it to every position of a longer shape).
 Tensor Dense(const KerasLayer& layer, const Tensor& x) {
   const int64_t in = x.shape.back(), units = layer.filters, rows = Elements(x.shape) / in;
@@ -348,6 +362,8 @@ Tensor Run(const KerasLayer& layer, const std::vector<const Tensor*>& in) {
     case LayerKind::kZeroPadding2D:
     case LayerKind::kCropping2D:
       return Margins(layer, x);
+    case LayerKind::kUpSampling2D:
+      return UpSampling(layer, x);
     case LayerKind::kFlatten:  // channels-last storage is already Keras's flatten order
     case LayerKind::kReshape:
       return Tensor{layer.output_shape, x.data};

@@ -313,6 +313,9 @@ class Builder {
         const std::array<int64_t, 4>& m = layer.margins;
         return absl::StrCat(x, "[:, :, ", m[0], ":", in_shape[0] - m[1], ", ", m[2], ":", in_shape[1] - m[3], "]");
       }
+      case LayerKind::kUpSampling2D:  // nearest: every pixel repeated, rows then columns
+        return absl::StrCat(x, ".repeat_interleave(", layer.upsampling[0], ", 2).repeat_interleave(",
+                            layer.upsampling[1], ", 3)");
       case LayerKind::kFlatten:
         if (IsImage(in_shape)) return absl::StrCat("torch.flatten(", x, ".permute([0, 2, 3, 1]), 1)");
         return in_shape.size() == 1 ? x : absl::StrCat("torch.flatten(", x, ", 1)");
