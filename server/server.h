@@ -28,12 +28,12 @@
 #include "absl/time/time.h"
 #include "common/image_classifier.h"
 #include "resnet8/v1/evaluator.pb.h"
-#include "server/evaluator_core.h"
-#include "server/evaluator_service.h"
-#include "server/inference_core.h"
-#include "server/inference_http.h"
-#include "server/inference_service.h"
-#include "server/metrics_http.h"
+#include "server/evaluator/evaluator_core.h"
+#include "server/evaluator/evaluator_service.h"
+#include "server/http/metrics_http.h"
+#include "server/inference/inference_core.h"
+#include "server/inference/inference_http.h"
+#include "server/inference/inference_service.h"
 #include "server/service_metrics.h"
 
 namespace resnet8 {

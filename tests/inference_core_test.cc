@@ -2,7 +2,7 @@
 // configuration, ModelInfer's answer for each input form, the classification
 // extension, every refusal with its code and the field it names, and the
 // statistics. The bindings' end-to-end test is inference_protocol_test.sh.
-#include "server/inference_core.h"
+#include "server/inference/inference_core.h"
 
 #include <gtest/gtest.h>
 

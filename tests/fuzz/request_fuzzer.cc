@@ -15,8 +15,8 @@
 
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/stubs/logging.h"
-#include "server/evaluator_core.h"
-#include "server/inference_core.h"
+#include "server/evaluator/evaluator_core.h"
+#include "server/inference/inference_core.h"
 #include "server/request_validation.h"
 #include "tests/fake_classifier.h"
 

@@ -7,15 +7,15 @@
 // ServerLive, ServerReady and ModelReady are probes: open without a token,
 // as the gRPC health service is. Ready follows the server's readiness (the
 // self-check); ModelInfer answers UNAVAILABLE until then.
-#ifndef RESNET8_SERVER_INFERENCE_SERVICE_H_
-#define RESNET8_SERVER_INFERENCE_SERVICE_H_
+#ifndef RESNET8_SERVER_INFERENCE_INFERENCE_SERVICE_H_
+#define RESNET8_SERVER_INFERENCE_INFERENCE_SERVICE_H_
 
 #include <atomic>
 #include <string>
 
 #include "inference/grpc_service.grpc.pb.h"
 #include "server/bearer_token.h"
-#include "server/inference_core.h"
+#include "server/inference/inference_core.h"
 #include "server/service_metrics.h"
 
 namespace resnet8 {
@@ -57,4 +57,4 @@ class InferenceService final : public inference::GRPCInferenceService::Service {
 
 }  // namespace resnet8
 
-#endif  // RESNET8_SERVER_INFERENCE_SERVICE_H_
+#endif  // RESNET8_SERVER_INFERENCE_INFERENCE_SERVICE_H_

@@ -13,8 +13,8 @@
 //
 //   InferenceCore core(classifier, served_model, "resnet8", limits);
 //   RETURN_IF_ERROR(core.Infer(request, &response));
-#ifndef RESNET8_SERVER_INFERENCE_CORE_H_
-#define RESNET8_SERVER_INFERENCE_CORE_H_
+#ifndef RESNET8_SERVER_INFERENCE_INFERENCE_CORE_H_
+#define RESNET8_SERVER_INFERENCE_INFERENCE_CORE_H_
 
 #include <string>
 
@@ -78,4 +78,4 @@ class InferenceCore {
 
 }  // namespace resnet8
 
-#endif  // RESNET8_SERVER_INFERENCE_CORE_H_
+#endif  // RESNET8_SERVER_INFERENCE_INFERENCE_CORE_H_

@@ -9,8 +9,8 @@
 //   EvaluatorCore::Evaluation evaluation = core.StartEvaluation();
 //   RETURN_IF_ERROR(evaluation.AddBatch(request, &response));  // per request
 //   evaluation.Finish(&final_response);                          // after the last
-#ifndef RESNET8_SERVER_EVALUATOR_CORE_H_
-#define RESNET8_SERVER_EVALUATOR_CORE_H_
+#ifndef RESNET8_SERVER_EVALUATOR_EVALUATOR_CORE_H_
+#define RESNET8_SERVER_EVALUATOR_EVALUATOR_CORE_H_
 
 #include <string>
 #include <vector>
@@ -68,4 +68,4 @@ class EvaluatorCore {
 
 }  // namespace resnet8
 
-#endif  // RESNET8_SERVER_EVALUATOR_CORE_H_
+#endif  // RESNET8_SERVER_EVALUATOR_EVALUATOR_CORE_H_

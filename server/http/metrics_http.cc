@@ -1,8 +1,8 @@
-#include "server/metrics_http.h"
+#include "server/http/metrics_http.h"
 
 #include <httplib.h>
 
-#include "server/http_listener.h"
+#include "server/http/http_listener.h"
 
 namespace resnet8 {
 

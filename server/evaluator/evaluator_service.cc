@@ -1,4 +1,4 @@
-#include "server/evaluator_service.h"
+#include "server/evaluator/evaluator_service.h"
 
 #include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/support/method_handler.h>

@@ -11,8 +11,8 @@
 // stream with a garbled message would end with an OK report that silently
 // left images out; parsing ourselves turns it into INVALID_ARGUMENT naming the
 // message, and no report is sent.
-#ifndef RESNET8_SERVER_EVALUATOR_SERVICE_H_
-#define RESNET8_SERVER_EVALUATOR_SERVICE_H_
+#ifndef RESNET8_SERVER_EVALUATOR_EVALUATOR_SERVICE_H_
+#define RESNET8_SERVER_EVALUATOR_EVALUATOR_SERVICE_H_
 
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/sync_stream.h>
@@ -22,7 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "resnet8/v1/evaluator.grpc.pb.h"
 #include "server/bearer_token.h"
-#include "server/evaluator_core.h"
+#include "server/evaluator/evaluator_core.h"
 #include "server/served_model.h"
 #include "server/service_metrics.h"
 
@@ -66,4 +66,4 @@ class EvaluatorService final : public v1::Evaluator::Service {
 
 }  // namespace resnet8
 
-#endif  // RESNET8_SERVER_EVALUATOR_SERVICE_H_
+#endif  // RESNET8_SERVER_EVALUATOR_EVALUATOR_SERVICE_H_

@@ -1,4 +1,4 @@
-#include "server/inference_core.h"
+#include "server/inference/inference_core.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "server/http_listener.h"
+#include "server/http/http_listener.h"
 
 #include <httplib.h>
 

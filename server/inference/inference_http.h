@@ -18,8 +18,8 @@
 // failed). The body is bounded before it is parsed.
 //
 //   ASSIGN_OR_RETURN(auto http, InferenceHttpServer::Start(options, core, ready, metrics));
-#ifndef RESNET8_SERVER_INFERENCE_HTTP_H_
-#define RESNET8_SERVER_INFERENCE_HTTP_H_
+#ifndef RESNET8_SERVER_INFERENCE_INFERENCE_HTTP_H_
+#define RESNET8_SERVER_INFERENCE_INFERENCE_HTTP_H_
 
 #include <functional>
 #include <memory>
@@ -27,7 +27,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
-#include "server/inference_core.h"
+#include "server/inference/inference_core.h"
 #include "server/service_metrics.h"
 
 namespace httplib {
@@ -72,4 +72,4 @@ class InferenceHttpServer {
 
 }  // namespace resnet8
 
-#endif  // RESNET8_SERVER_INFERENCE_HTTP_H_
+#endif  // RESNET8_SERVER_INFERENCE_INFERENCE_HTTP_H_

@@ -3,8 +3,8 @@
 // both do.
 //
 //   ASSIGN_OR_RETURN(std::string bound, ListenInBackground(*http, "127.0.0.1:0", "metrics", &thread));
-#ifndef RESNET8_SERVER_HTTP_LISTENER_H_
-#define RESNET8_SERVER_HTTP_LISTENER_H_
+#ifndef RESNET8_SERVER_HTTP_HTTP_LISTENER_H_
+#define RESNET8_SERVER_HTTP_HTTP_LISTENER_H_
 
 #include <string>
 #include <thread>
@@ -28,4 +28,4 @@ absl::StatusOr<std::string> ListenInBackground(httplib::Server& http, const std:
 
 }  // namespace resnet8
 
-#endif  // RESNET8_SERVER_HTTP_LISTENER_H_
+#endif  // RESNET8_SERVER_HTTP_HTTP_LISTENER_H_

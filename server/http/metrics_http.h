@@ -4,8 +4,8 @@
 //
 //   ASSIGN_OR_RETURN(auto http, MetricsHttpServer::Start("127.0.0.1:9090", [&] { return m.RenderPrometheus(); }));
 //   http->address();  // "127.0.0.1:9090"; port 0 picks a free one
-#ifndef RESNET8_SERVER_METRICS_HTTP_H_
-#define RESNET8_SERVER_METRICS_HTTP_H_
+#ifndef RESNET8_SERVER_HTTP_METRICS_HTTP_H_
+#define RESNET8_SERVER_HTTP_METRICS_HTTP_H_
 
 #include <functional>
 #include <memory>
@@ -40,4 +40,4 @@ class MetricsHttpServer {
 
 }  // namespace resnet8
 
-#endif  // RESNET8_SERVER_METRICS_HTTP_H_
+#endif  // RESNET8_SERVER_HTTP_METRICS_HTTP_H_

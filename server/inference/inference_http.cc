@@ -1,4 +1,4 @@
-#include "server/inference_http.h"
+#include "server/inference/inference_http.h"
 
 #include <google/protobuf/util/json_util.h>
 #include <httplib.h>
@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/bearer_token.h"
-#include "server/http_listener.h"
+#include "server/http/http_listener.h"
 
 namespace resnet8 {
 namespace {

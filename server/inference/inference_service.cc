@@ -1,4 +1,4 @@
-#include "server/inference_service.h"
+#include "server/inference/inference_service.h"
 
 #include <utility>
 

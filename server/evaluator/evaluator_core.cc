@@ -1,4 +1,4 @@
-#include "server/evaluator_core.h"
+#include "server/evaluator/evaluator_core.h"
 
 #include <utility>
 
