@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+
 namespace resnet8 {
 
 struct ServedModel {
@@ -40,6 +42,12 @@ struct SelfCheckOutcome {
   double max_abs_difference = 0;
   std::string detail = "not run yet";
 };
+
+// What every API answers while the model is not ready to serve (startup,
+// self-check, shutdown): UNAVAILABLE, which clients retry; 503 over HTTP.
+inline absl::Status NotReadyError() {
+  return absl::UnavailableError("the server is not ready (starting up or shutting down)");
+}
 
 }  // namespace resnet8
 

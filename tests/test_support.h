@@ -33,8 +33,18 @@ std::string MakeTempDir();
 
 }  // namespace resnet8::testing
 
-#define EXPECT_OK(expr) EXPECT_TRUE(::resnet8::testing::GetStatus(expr).ok()) << ::resnet8::testing::GetStatus(expr)
-#define ASSERT_OK(expr) ASSERT_TRUE(::resnet8::testing::GetStatus(expr).ok()) << ::resnet8::testing::GetStatus(expr)
+// Each evaluates `expr` once, failure or not (a call with effects, such as a
+// Classify, is not repeated to print its status). The switch keeps an `else`
+// after the macro from binding to its `if`, as gtest's own macros do.
+#define RESNET8_EXPECT_OK_IMPL_(expr, fail)                                                         \
+  switch (0)                                                                                        \
+  case 0:                                                                                           \
+  default:                                                                                          \
+    if (const ::absl::Status resnet8_ok_ = ::resnet8::testing::GetStatus(expr); resnet8_ok_.ok()) { \
+    } else                                                                                          \
+      fail() << #expr << ": " << resnet8_ok_
+#define EXPECT_OK(expr) RESNET8_EXPECT_OK_IMPL_(expr, ADD_FAILURE)
+#define ASSERT_OK(expr) RESNET8_EXPECT_OK_IMPL_(expr, GTEST_FAIL)
 
 #define RESNET8_TEST_CONCAT_INNER_(a, b) a##b
 #define RESNET8_TEST_CONCAT_(a, b) RESNET8_TEST_CONCAT_INNER_(a, b)

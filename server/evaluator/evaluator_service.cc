@@ -14,7 +14,6 @@
 namespace resnet8 {
 namespace {
 
-const grpc::Status kNotReady(grpc::StatusCode::UNAVAILABLE, "the server is not ready (starting up or shutting down)");
 const grpc::Status kClientGone(grpc::StatusCode::CANCELLED, "the call was cancelled or its deadline passed");
 
 // The position of `method` in the generated service, which registers the
@@ -98,7 +97,7 @@ grpc::Status EvaluatorService::Counted(absl::string_view method, Handler handler
 
 grpc::Status EvaluatorService::DoClassify(grpc::ServerContext* context, RawUnaryCall* call) {
   if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
-  if (!ready_.load()) return kNotReady;
+  if (!ready_.load()) return ToGrpcStatus(NotReadyError());
   grpc::ByteBuffer raw;
   if (!call->Read(&raw)) return kClientGone;
   v1::ClassifyRequest request;
@@ -114,7 +113,7 @@ grpc::Status EvaluatorService::DoClassify(grpc::ServerContext* context, RawUnary
 
 grpc::Status EvaluatorService::DoEvaluateDataset(grpc::ServerContext* context, RawStream* stream) {
   if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
-  if (!ready_.load()) return kNotReady;
+  if (!ready_.load()) return ToGrpcStatus(NotReadyError());
   // Count this stream for as long as the handler runs.
   struct StreamSlot {
     std::atomic<int64_t>& open;

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "common/image.h"
 #include "common/status_macros.h"
+#include "server/inference/raw_tensor.h"
 
 namespace resnet8 {
 namespace {
@@ -107,16 +108,6 @@ absl::StatusOr<Pixels> ReadPixels(const InputTensor& input, const std::string* r
   return pixels;
 }
 
-// Appends one BYTES element in the protocol's raw form: a 4-byte
-// little-endian length, then the bytes.
-void AppendRawBytesElement(absl::string_view element, std::string* raw) {
-  const uint32_t size = static_cast<uint32_t>(element.size());
-  const char length[4] = {static_cast<char>(size & 0xff), static_cast<char>((size >> 8) & 0xff),
-                          static_cast<char>((size >> 16) & 0xff), static_cast<char>((size >> 24) & 0xff)};
-  raw->append(length, 4);
-  raw->append(element.data(), element.size());
-}
-
 }  // namespace
 
 InferenceCore::InferenceCore(const ImageClassifier& classifier, const ServedModel& model, std::string name,
@@ -137,6 +128,18 @@ absl::Status InferenceCore::FindModel(absl::string_view name, absl::string_view 
         absl::StrCat("model '", name_, "' has no version '", version, "'; it has version ", kInferenceModelVersion));
   }
   return absl::OkStatus();
+}
+
+inference::ServerMetadataResponse InferenceCore::ServerMetadata() const {
+  inference::ServerMetadataResponse metadata;
+  metadata.set_name("resnet8_server");
+  metadata.set_version("1");
+  // binary_tensor_data is the REST binding's form of what gRPC's raw
+  // contents carry; Triton lists one set for both bindings too.
+  for (const char* extension : {"classification", "binary_tensor_data", "model_configuration", "statistics"}) {
+    metadata.add_extensions(extension);
+  }
+  return metadata;
 }
 
 inference::ModelMetadataResponse InferenceCore::Metadata() const {

@@ -40,6 +40,9 @@ class InferenceCore {
   // naming what was asked otherwise.
   absl::Status FindModel(absl::string_view name, absl::string_view version) const;
 
+  // The server's name, version and protocol extensions, the same over both
+  // bindings.
+  inference::ServerMetadataResponse ServerMetadata() const;
   inference::ModelMetadataResponse Metadata() const;
   inference::ModelConfigResponse Config() const;
 

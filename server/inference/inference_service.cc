@@ -6,11 +6,6 @@
 #include "common/grpc_status.h"
 
 namespace resnet8 {
-namespace {
-
-const grpc::Status kNotReady(grpc::StatusCode::UNAVAILABLE, "the server is not ready (starting up or shutting down)");
-
-}  // namespace
 
 InferenceService::InferenceService(const InferenceCore& core, std::string auth_token, ServiceMetrics* metrics)
     : core_(core), token_(auth_token), metrics_(metrics) {}
@@ -54,11 +49,7 @@ grpc::Status InferenceService::ServerMetadata(grpc::ServerContext* context, cons
                                               inference::ServerMetadataResponse* response) {
   return Counted("ServerMetadata", [&] {
     if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
-    response->set_name("resnet8_server");
-    response->set_version("1");
-    response->add_extensions("classification");
-    response->add_extensions("model_configuration");
-    response->add_extensions("statistics");
+    *response = core_.ServerMetadata();
     return grpc::Status::OK;
   });
 }
@@ -92,7 +83,7 @@ grpc::Status InferenceService::ModelInfer(grpc::ServerContext* context, const in
                                           inference::ModelInferResponse* response) {
   return Counted("ModelInfer", [&] {
     if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
-    if (!ready_.load()) return kNotReady;
+    if (!ready_.load()) return ToGrpcStatus(NotReadyError());
     int64_t images = 0;
     if (absl::Status status = core_.Infer(*request, response, &images); !status.ok()) return ToGrpcStatus(status);
     metrics_->RecordBatch("ModelInfer", images);

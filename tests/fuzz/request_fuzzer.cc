@@ -4,9 +4,13 @@
 // sanitizer report, or a call that succeeds with answers that do not fit the
 // request is a bug.
 //
-// Input: the first byte picks the call (modulo 3: Classify, a stream of
-// EvaluateDataset batches, or the Open Inference Protocol's ModelInfer); the
-// rest is split at 0xFF 0xFE 0xFD into serialized request messages.
+// Input: the first byte picks the call. 0xF0 and above: a REST infer body
+// (the second byte's low bit says whether an Inference-Header-Content-Length
+// header comes, the next two bytes are its value, little-endian; the rest is
+// the body), decoded by rest_codec.h, classified and encoded back. Below
+// 0xF0, modulo 3: Classify, a stream of EvaluateDataset batches, or the Open
+// Inference Protocol's ModelInfer, the rest split at 0xFF 0xFE 0xFD into
+// serialized request messages.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -17,6 +21,7 @@
 #include "google/protobuf/stubs/logging.h"
 #include "server/evaluator/evaluator_core.h"
 #include "server/inference/inference_core.h"
+#include "server/inference/rest_codec.h"
 #include "server/request_validation.h"
 #include "tests/fake_classifier.h"
 
@@ -68,6 +73,26 @@ bool Parsed(const std::string& bytes, google::protobuf::MessageLite& request) {
   return status.ok();
 }
 
+// A REST infer body: refused with INVALID_ARGUMENT, or decoded; what the
+// core accepts is answered with every image, and binary outputs fill
+// exactly the bytes after the JSON.
+void RestInfer(const uint8_t* data, size_t size) {
+  if (size < 3) return;
+  const std::string header = std::to_string(data[1] | (data[2] << 8));
+  const std::string body(reinterpret_cast<const char*>(data + 3), size - 3);
+  absl::StatusOr<RestInferRequest> infer = DecodeInferRequest(body, (data[0] & 1) ? &header : nullptr, "resnet8", "");
+  if (!infer.ok()) {
+    Check(infer.status().code() == absl::StatusCode::kInvalidArgument);
+    return;
+  }
+  inference::ModelInferResponse response;
+  int64_t images = 0;
+  if (!Inference().Infer(infer->request, &response, &images).ok()) return;
+  const RestBody out = EncodeInferResponse(response, *infer);
+  Check(out.json_length <= out.bytes.size());
+  for (const auto& output : response.outputs()) Check(output.shape(0) == images);
+}
+
 }  // namespace
 }  // namespace resnet8
 
@@ -81,6 +106,10 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace resnet8;
   if (size == 0) return 0;
+  if (data[0] >= 0xF0) {
+    RestInfer(data + 1, size - 1);
+    return 0;
+  }
   const int call = data[0] % 3;
   const std::vector<std::string> messages = SplitMessages(data + 1, size - 1);
   if (call == 2) {
