@@ -5,13 +5,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/file.h"
 #include "common/status_macros.h"
 
 namespace resnet8 {
@@ -324,17 +324,7 @@ absl::Status WriteReportHtml(const std::string& path, const EvaluationResult& re
                   "document.body.setAttribute('data-rendered',decoded===images.length?'ok':'broken');});"
                   "</script></body></html>\n");
 
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot write the HTML report"));
-    out << html;
-    if (!out.flush()) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot write the HTML report"));
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot write the HTML report"));
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(path, html);
 }
 
 }  // namespace resnet8

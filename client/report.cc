@@ -1,9 +1,8 @@
 #include "client/report.h"
 
-#include <fstream>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/file.h"
 #include "nlohmann/json.hpp"
 
 namespace resnet8 {
@@ -20,14 +19,6 @@ double ImagesPerSecond(const EvaluationResult& result) {
 // A class without positives or negatives has no AUC: null, not a made-up 0.
 nlohmann::ordered_json JsonOrNull(const std::optional<double>& value) {
   return value.has_value() ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
-}
-
-absl::Status WriteText(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot write"));
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -108,7 +99,7 @@ absl::Status WriteReportJson(const std::string& path, const EvaluationResult& re
   json["server"] = context.server;
   json["seconds"] = result.seconds;
   json["images_per_second"] = ImagesPerSecond(result);
-  return WriteText(path, json.dump(2) + "\n");
+  return WriteFileAtomically(path, json.dump(2) + "\n");
 }
 
 absl::Status WritePredictionsCsv(const std::string& path, const EvaluationResult& result) {
@@ -123,7 +114,7 @@ absl::Status WritePredictionsCsv(const std::string& path, const EvaluationResult
     for (float probability : p.probabilities) absl::StrAppend(&text, absl::StrFormat(",%.9g", probability));
     text += "\n";
   }
-  return WriteText(path, text);
+  return WriteFileAtomically(path, text);
 }
 
 }  // namespace resnet8

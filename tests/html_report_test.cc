@@ -111,7 +111,7 @@ TEST(HtmlReport, NamesThePathItCannotWrite) {
   ReportContext context;
   context.class_names = StandardCifar10ClassNames();
   EXPECT_STATUS(WriteReportHtml("/nonexistent/dir/report.html", result, context, {}),
-                absl::StatusCode::kInvalidArgument, "/nonexistent/dir/report.html: cannot write");
+                absl::StatusCode::kInvalidArgument, "/nonexistent/dir/report.html: cannot create a file there");
 }
 
 TEST(HtmlReport, RefusesInputsThatDoNotFitTogether) {
