@@ -7,7 +7,6 @@
 // cannot be loaded, fails its self-check, or the address cannot be bound.
 #include <glog/logging.h>
 #include <signal.h>
-#include <torch/version.h>
 
 #include <iostream>
 #include <string>
@@ -16,17 +15,11 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
-#include "common/cifar10.h"
 #include "common/credential_files.h"
 #include "common/status_macros.h"
-#include "server/keras/self_check.h"
-#include "server/server.h"
+#include "server/model_server.h"
 #include "server/torch/malloc_tuning.h"
-#include "server/torch/model_loader.h"
-#include "server/torch/torch_classifier.h"
 
 ABSL_FLAG(std::string, model, "", "Keras model to serve, .h5 or .keras (recognized by content) (required)");
 ABSL_FLAG(std::string, address, "127.0.0.1:50051",
@@ -71,105 +64,53 @@ ABSL_FLAG(bool, optimize, true,
 namespace resnet8 {
 namespace {
 
-SelfCheckOutcome Outcome(const SelfCheckResult& check) {
-  return {check.passed, check.images, check.max_abs_difference, check.detail};
-}
-
-ServedModel DescribeModel(const LoadedModel& model, bool optimized, const PrecisionChoice& precision,
-                          double convert_seconds) {
-  ServedModel served;
-  served.file = model.path.substr(model.path.rfind('/') + 1);
-  served.sha256 = model.sha256;
-  served.keras_version = model.keras.keras_version;
-  served.architecture = model.keras.Summary();
-  served.outputs_are_logits = model.keras.Outputs() == OutputKind::kLogits;
-  served.parameter_count = model.keras.ParameterCount();
-  const int64_t outputs = model.keras.OutputShape().back();
-  if (outputs == kCifarClasses) {
-    served.class_names = StandardCifar10ClassNames();
-  } else {
-    for (int64_t i = 0; i < outputs; ++i) served.class_names.push_back(absl::StrCat("class_", i));
-  }
-  const InputTransform& transform = model.keras.input_transform;
-  served.input_value_range =
-      transform.IsIdentity()
-          ? "uint8 0..255 fed to the model as float 0..255: no scaling, no mean subtraction"
-          : absl::StrCat("uint8 0..255 fed to the model as float ", transform.ToString(), " (per channel R, G, B)");
-  served.input_scale.assign(transform.scale.begin(), transform.scale.end());
-  served.input_offset.assign(transform.offset.begin(), transform.offset.end());
-  served.runtime = absl::StrCat("LibTorch ", TORCH_VERSION, " (CPU, ",
-                                optimized ? "optimized: BatchNorm folded, channels-last" : "as converted", "; ",
-                                precision.detail, ")");
-  served.convert_seconds = convert_seconds;
-  served.input_name = model.keras.input_layer;
-  served.output_name = model.keras.output_layer;
-  return served;
-}
-
-// Reads the files the TLS and token flags name into `options`.
-absl::Status ReadSecurityFiles(ServerOptions* options) {
+// The flags as options; errors name the flag.
+absl::StatusOr<ModelServerOptions> OptionsFromFlags() {
+  ModelServerOptions options;
+  options.model_path = absl::GetFlag(FLAGS_model);
+  ASSIGN_OR_RETURN(options.input_transform,
+                   ParseInputTransformFlags(absl::GetFlag(FLAGS_input_scale), absl::GetFlag(FLAGS_input_offset)));
+  ASSIGN_OR_RETURN(options.precision, ParsePrecisionPolicy(absl::GetFlag(FLAGS_precision)));
+  options.optimize = absl::GetFlag(FLAGS_optimize);
+  options.inference.compute_threads = absl::GetFlag(FLAGS_compute_threads);
+  options.inference.threads = absl::GetFlag(FLAGS_threads);
+  options.inference.batching_delay = absl::Microseconds(absl::GetFlag(FLAGS_batching_delay_us));
+  ServerOptions& server = options.server;
+  server.address = absl::GetFlag(FLAGS_address);
+  server.limits.max_batch_images = absl::GetFlag(FLAGS_max_batch_images);
+  server.limits.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
+  server.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
+  server.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  server.model_name = absl::GetFlag(FLAGS_model_name);
+  server.http_address = absl::GetFlag(FLAGS_http_address);
   const std::string cert = absl::GetFlag(FLAGS_tls_cert_file), key = absl::GetFlag(FLAGS_tls_key_file);
   if (cert.empty() != key.empty()) {
     return absl::InvalidArgumentError("--tls_cert_file and --tls_key_file go together");
   }
   if (!cert.empty()) {
-    ASSIGN_OR_RETURN(options->tls_certificate_chain, ReadPemFile(cert));
-    ASSIGN_OR_RETURN(options->tls_private_key, ReadPemFile(key));
+    ASSIGN_OR_RETURN(server.tls_certificate_chain, ReadPemFile(cert));
+    ASSIGN_OR_RETURN(server.tls_private_key, ReadPemFile(key));
   }
   if (const std::string token = absl::GetFlag(FLAGS_auth_token_file); !token.empty()) {
-    ASSIGN_OR_RETURN(options->auth_token, ReadTokenFile(token));
+    ASSIGN_OR_RETURN(server.auth_token, ReadTokenFile(token));
   }
-  return absl::OkStatus();
+  RETURN_IF_ERROR(options.Validate());
+  return options;
 }
 
-int WaitForStopSignal(const sigset_t& signals) {
-  int signal = 0;
-  sigwait(&signals, &signal);
-  return signal;
-}
-
-absl::Status Serve(const std::string& model_path, const ServerOptions& options, const TorchClassifierOptions& inference,
-                   bool optimize, const sigset_t& stop_signals) {
-  ASSIGN_OR_RETURN(InputTransform transform,
-                   ParseInputTransformFlags(absl::GetFlag(FLAGS_input_scale), absl::GetFlag(FLAGS_input_offset)));
-  ASSIGN_OR_RETURN(PrecisionPolicy policy, ParsePrecisionPolicy(absl::GetFlag(FLAGS_precision)));
-  const absl::Time start = absl::Now();
-  ASSIGN_OR_RETURN(LoadedModel model, LoadKerasFile(model_path, transform));
-  ServiceMetrics metrics;
-  TorchClassifierOptions timed = inference;
-  timed.on_timing = [&metrics](absl::Duration queue, absl::Duration compute) {
-    metrics.RecordInference(queue, compute);
-  };
-  ASSIGN_OR_RETURN(ServedClassifier served, MakeServedClassifier(model, optimize, timed, policy));
-  const TorchClassifier& classifier = *served.classifier;
-  // Reading, validating and building the served module: the conversion.
-  const double convert_seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  LOG(INFO) << "converted " << model_path << " in " << convert_seconds << " s: " << model.keras.Summary()
-            << "; outputs " << (model.keras.Outputs() == OutputKind::kLogits ? "logits" : "probabilities") << "; input "
-            << transform.ToString() << "; sha256 " << model.sha256 << "; precision " << served.precision.detail;
-
-  // Listen first (health NOT_SERVING), so probes see the startup; serve only
-  // after the self-check passes.
-  ASSIGN_OR_RETURN(std::unique_ptr<EvaluatorServer> server,
-                   EvaluatorServer::Start(options, classifier,
-                                          DescribeModel(model, optimize, served.precision, convert_seconds), &metrics));
-  if (!options.metrics_address.empty()) LOG(INFO) << "metrics on http://" << server->metrics_address() << "/metrics";
-  if (!options.http_address.empty()) {
-    LOG(INFO) << "http on " << (options.tls_certificate_chain.empty() ? "http://" : "https://")
+absl::Status Serve(const sigset_t& stop_signals) {
+  ASSIGN_OR_RETURN(ModelServerOptions options, OptionsFromFlags());
+  ASSIGN_OR_RETURN(std::unique_ptr<ModelServer> server, ModelServer::Start(options));
+  if (!server->metrics_address().empty()) LOG(INFO) << "metrics on http://" << server->metrics_address() << "/metrics";
+  if (!server->http_address().empty()) {
+    LOG(INFO) << "http on " << (options.server.tls_certificate_chain.empty() ? "http://" : "https://")
               << server->http_address();
   }
-  ASSIGN_OR_RETURN(SelfCheckResult check, RunSelfCheck(model.keras, classifier, CheckTolerance(served.precision)));
-  server->SetSelfCheck(Outcome(check));
-  if (!check.passed) {
-    return absl::InternalError(absl::StrCat("self-check ", check.detail, "; refusing to serve ", model_path));
-  }
-  LOG(INFO) << "self-check " << check.detail;
-  server->SetServing(true);
   LOG(INFO) << "listening on " << server->address();
-
-  const int signal = WaitForStopSignal(stop_signals);
-  LOG(INFO) << "received " << strsignal(signal) << ": draining (grace " << absl::FormatDuration(options.shutdown_grace)
-            << ")";
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  LOG(INFO) << "received " << strsignal(signal) << ": draining (grace "
+            << absl::FormatDuration(options.server.shutdown_grace) << ")";
   server->Shutdown();
   LOG(INFO) << "stopped";
   return absl::OkStatus();
@@ -199,40 +140,7 @@ int main(int argc, char** argv) {
     std::cerr << "resnet8_server: unexpected argument '" << positional[1] << "'\n";
     return 1;
   }
-  const std::string model = absl::GetFlag(FLAGS_model);
-  if (model.empty()) {
-    std::cerr << "resnet8_server: --model is required\n";
-    return 1;
-  }
-  resnet8::ServerOptions options;
-  options.address = absl::GetFlag(FLAGS_address);
-  options.limits.max_batch_images = absl::GetFlag(FLAGS_max_batch_images);
-  options.limits.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
-  options.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
-  options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
-  options.model_name = absl::GetFlag(FLAGS_model_name);
-  options.http_address = absl::GetFlag(FLAGS_http_address);
-  if (absl::Status status = resnet8::ReadSecurityFiles(&options); !status.ok()) {
-    std::cerr << "resnet8_server: " << status.message() << "\n";
-    return 1;
-  }
-  if (absl::Status status = resnet8::ValidateServerOptions(options); !status.ok()) {
-    std::cerr << "resnet8_server: " << status.message() << "\n";
-    return 1;
-  }
-  resnet8::TorchClassifierOptions inference;
-  inference.compute_threads = absl::GetFlag(FLAGS_compute_threads);
-  inference.threads = absl::GetFlag(FLAGS_threads);
-  inference.batching_delay = absl::Microseconds(absl::GetFlag(FLAGS_batching_delay_us));
-  if (inference.threads < 0 || inference.threads > 1024 || inference.compute_threads < 0 ||
-      inference.compute_threads > 1024 || absl::GetFlag(FLAGS_batching_delay_us) < 0 ||
-      absl::GetFlag(FLAGS_batching_delay_us) > 1000000) {
-    std::cerr << "resnet8_server: --compute_threads and --threads must be within 0..1024 and --batching_delay_us "
-                 "within 0..1000000\n";
-    return 1;
-  }
-  absl::Status status = resnet8::Serve(model, options, inference, absl::GetFlag(FLAGS_optimize), stop_signals);
-  if (!status.ok()) {
+  if (absl::Status status = resnet8::Serve(stop_signals); !status.ok()) {
     std::cerr << "resnet8_server: " << status.message() << "\n";
     return 1;
   }

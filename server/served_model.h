@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/check_result.h"
 
 namespace resnet8 {
 
@@ -33,14 +34,6 @@ struct ServedModel {
   std::vector<float> input_scale{1.0f}, input_offset{0.0f};
   std::string runtime;  // e.g. "LibTorch 2.0.1 (CPU, ...)"
   double convert_seconds = 0;
-};
-
-// The startup self-check's outcome, as GetModelInfo reports it.
-struct SelfCheckOutcome {
-  bool passed = false;
-  int64_t images = 0;
-  double max_abs_difference = 0;
-  std::string detail = "not run yet";
 };
 
 // What every API answers while the model is not ready to serve (startup,

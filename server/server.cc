@@ -88,6 +88,9 @@ absl::StatusOr<std::unique_ptr<EvaluatorServer>> EvaluatorServer::Start(const Se
     tls.pem_key_cert_pairs.push_back({options.tls_private_key, options.tls_certificate_chain});
     credentials = grpc::SslServerCredentials(tls);
   }
+  // gRPC sets SO_REUSEPORT on Linux unless told not to: a second server on
+  // a port in use would start and silently take part of its traffic.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(options.address, credentials, &server->port_);
   builder.RegisterService(&server->service_);
   builder.RegisterService(&server->inference_service_);

@@ -88,7 +88,7 @@ class EvaluatorServer {
   std::string http_address() const { return inference_http_ ? inference_http_->address() : ""; }
 
   // Records the startup self-check for GetModelInfo. Thread-safe.
-  void SetSelfCheck(SelfCheckOutcome self_check) { service_.SetSelfCheck(std::move(self_check)); }
+  void SetSelfCheck(CheckResult self_check) { service_.SetSelfCheck(std::move(self_check)); }
   // Flips health and the service's readiness together. Thread-safe.
   void SetServing(bool serving);
   // Health NOT_SERVING, stop accepting calls, let in-flight calls finish within

@@ -44,7 +44,7 @@ TEST(LayerFixturesInProcess, EveryFixtureConvertsAndMatchesTheReference) {
                            ChoosePrecision(model.keras, options, PrecisionPolicy::kAuto, model.path));
       options.float64 = precision.precision == Precision::kFloat64;
       ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(model.keras, options, model.path));
-      ASSERT_OK_AND_ASSIGN(ModuleCheck check,
+      ASSERT_OK_AND_ASSIGN(CheckResult check,
                            CheckModuleAgainstReference(model.keras, module, CheckTolerance(precision)));
       EXPECT_TRUE(check.passed) << (folded ? "folded: " : "") << check.detail << "; " << precision.detail;
     }

@@ -84,7 +84,7 @@ absl::StatusOr<Outcome> Load(const std::string& path) {
   converted.keras = *model;
   absl::StatusOr<ServedClassifier> served = MakeServedClassifier(converted, true);
   if (!served.ok()) return served.status();
-  absl::StatusOr<SelfCheckResult> check = RunSelfCheck(*model, *served->classifier, CheckTolerance(served->precision));
+  absl::StatusOr<CheckResult> check = RunSelfCheck(*model, *served->classifier, CheckTolerance(served->precision));
   if (!check.ok()) return check.status();
   return check->passed ? Outcome::kLoadedAndChecked : Outcome::kRefused;
 }

@@ -127,7 +127,7 @@ TEST(Precision, PlantedConversionErrorsMissTheDerivedToleranceByOrdersOfMagnitud
     LoadedModel wrong = model;
     planted.plant(wrong.keras);
     ASSERT_OK_AND_ASSIGN(ServedClassifier served, MakeServedClassifier(wrong, true));
-    ASSERT_OK_AND_ASSIGN(SelfCheckResult check,
+    ASSERT_OK_AND_ASSIGN(CheckResult check,
                          RunSelfCheck(model.keras, *served.classifier, CheckTolerance(served.precision)));
     const double margin = check.max_abs_difference / check.tolerance;
     std::cout << planted.what << ": " << check.detail << "; " << margin << " times the tolerance\n";
@@ -152,11 +152,11 @@ TEST(Precision, PlantedConversionErrorsMissTheDerivedToleranceByOrdersOfMagnitud
     k = chw;
   }
   ASSERT_OK_AND_ASSIGN(ServedClassifier right_served, MakeServedClassifier(cnn, true));
-  ASSERT_OK_AND_ASSIGN(SelfCheckResult right,
+  ASSERT_OK_AND_ASSIGN(CheckResult right,
                        RunSelfCheck(cnn.keras, *right_served.classifier, CheckTolerance(right_served.precision)));
   EXPECT_TRUE(right.passed) << right.detail;
   ASSERT_OK_AND_ASSIGN(ServedClassifier served, MakeServedClassifier(wrong, true));
-  ASSERT_OK_AND_ASSIGN(SelfCheckResult check,
+  ASSERT_OK_AND_ASSIGN(CheckResult check,
                        RunSelfCheck(cnn.keras, *served.classifier, CheckTolerance(served.precision)));
   std::cout << "flatten order NCHW: " << check.detail << "; " << check.max_abs_difference / check.tolerance
             << " times the tolerance\n";

@@ -37,7 +37,7 @@ double Float32Tolerance(const KerasModel& built, TorchModuleOptions options = {}
 TEST(TorchModule, SharedModelAgreesWithTheReferenceExecutor) {
   const KerasModel keras = SharedModel();
   ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(keras, {}, "shared"));
-  ASSERT_OK_AND_ASSIGN(ModuleCheck check, CheckModuleAgainstReference(keras, module, Float32Tolerance(keras)));
+  ASSERT_OK_AND_ASSIGN(CheckResult check, CheckModuleAgainstReference(keras, module, Float32Tolerance(keras)));
   EXPECT_TRUE(check.passed) << check.detail;
 }
 
@@ -49,7 +49,7 @@ TEST(TorchModule, FoldedBatchNormGivesTheSameOutputs) {
   EXPECT_EQ(identities, 7);  // every BatchNormalization follows a convolution
   const TorchModuleOptions fold{.fold_batch_norm = true};
   ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(keras, fold, "shared"));
-  ASSERT_OK_AND_ASSIGN(ModuleCheck check, CheckModuleAgainstReference(keras, module, Float32Tolerance(keras, fold)));
+  ASSERT_OK_AND_ASSIGN(CheckResult check, CheckModuleAgainstReference(keras, module, Float32Tolerance(keras, fold)));
   EXPECT_TRUE(check.passed) << check.detail;
 }
 
@@ -57,7 +57,7 @@ TEST(TorchModule, ConvertsWidth26ModelWithRenamedLayers) {
   KerasH5File file = MakeResNetFixture({.widths = {26, 52, 104}, .name_offset = 9, .seed = 7});
   ASSERT_OK_AND_ASSIGN(KerasModel keras, BuildKerasModel(file, "resnet26.h5"));
   ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(keras, {}, "resnet26.h5"));
-  ASSERT_OK_AND_ASSIGN(ModuleCheck check, CheckModuleAgainstReference(keras, module, Float32Tolerance(keras)));
+  ASSERT_OK_AND_ASSIGN(CheckResult check, CheckModuleAgainstReference(keras, module, Float32Tolerance(keras)));
   EXPECT_TRUE(check.passed) << check.detail;
   bool found = false;
   for (const auto& [name, tensor] : StateDictEntries(module)) {
@@ -74,7 +74,7 @@ TEST(TorchModule, HonoursBatchNormEpsilonFromTheFile) {
   ASSERT_OK_AND_ASSIGN(KerasModel keras, BuildKerasModel(file, "eps.h5"));
   ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(keras, {}, "eps.h5"));
   EXPECT_NE(TorchScriptSource(keras, {}).find("0.10000000000000001"), std::string::npos);
-  ASSERT_OK_AND_ASSIGN(ModuleCheck check, CheckModuleAgainstReference(keras, module, Float32Tolerance(keras)));
+  ASSERT_OK_AND_ASSIGN(CheckResult check, CheckModuleAgainstReference(keras, module, Float32Tolerance(keras)));
   EXPECT_TRUE(check.passed) << check.detail;
 }
 
@@ -85,10 +85,10 @@ TEST(SelfCheck, FailsWhenBatchNormEpsilonIsWrong) {
   KerasModel wrong = keras;
   for (KerasLayer& layer : wrong.layers) layer.epsilon = 1e-5;
   ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(wrong, {}, "shared"));
-  ASSERT_OK_AND_ASSIGN(ModuleCheck module_check, CheckModuleAgainstReference(keras, module, Float32Tolerance(wrong)));
+  ASSERT_OK_AND_ASSIGN(CheckResult module_check, CheckModuleAgainstReference(keras, module, Float32Tolerance(wrong)));
   EXPECT_FALSE(module_check.passed) << module_check.detail;
   ASSERT_OK_AND_ASSIGN(auto classifier, TorchClassifier::Create(module, keras.InputShape(), 10, {}));
-  ASSERT_OK_AND_ASSIGN(SelfCheckResult check, RunSelfCheck(keras, *classifier, Float32Tolerance(wrong)));
+  ASSERT_OK_AND_ASSIGN(CheckResult check, RunSelfCheck(keras, *classifier, Float32Tolerance(wrong)));
   EXPECT_FALSE(check.passed) << check.detail;
 }
 
@@ -131,7 +131,7 @@ TEST(SelfCheck, PassesForTheSharedModelOnBothServedPaths) {
     ASSERT_OK_AND_ASSIGN(ServedClassifier served, MakeServedClassifier(model, optimized));
     // The reference model is served in float32, well within the budget.
     EXPECT_EQ(served.precision.precision, Precision::kFloat32) << served.precision.detail;
-    ASSERT_OK_AND_ASSIGN(SelfCheckResult check,
+    ASSERT_OK_AND_ASSIGN(CheckResult check,
                          RunSelfCheck(model.keras, *served.classifier, CheckTolerance(served.precision)));
     EXPECT_TRUE(check.passed) << check.detail;
     EXPECT_LE(check.max_abs_difference, kFaithfulnessBar);

@@ -55,7 +55,7 @@ absl::Status Convert(const std::string& model_path, const std::string& output_pa
   ASSIGN_OR_RETURN(ConvertedModule converted_module, BuildConvertedModule(model, policy));
   const torch::jit::Module& module = converted_module.module;
   const absl::Duration converted = absl::Now() - start;
-  ASSIGN_OR_RETURN(ModuleCheck check,
+  ASSIGN_OR_RETURN(CheckResult check,
                    CheckModuleAgainstReference(model.keras, module, CheckTolerance(converted_module.precision)));
   if (!check.passed) {
     return absl::InternalError(

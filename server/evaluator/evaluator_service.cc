@@ -35,8 +35,7 @@ grpc::Status Send(const google::protobuf::Message& message, Writer* writer) {
   return writer->Write(buffer) ? grpc::Status::OK : kClientGone;
 }
 
-v1::ModelInfo ToWireModelInfo(const ServedModel& model, const SelfCheckOutcome& self_check,
-                              const ServiceLimits& limits) {
+v1::ModelInfo ToWireModelInfo(const ServedModel& model, const CheckResult& self_check, const ServiceLimits& limits) {
   v1::ModelInfo info;
   info.set_model_sha256(model.sha256);
   info.set_model_file(model.file);
@@ -160,7 +159,7 @@ grpc::Status EvaluatorService::DoEvaluateDataset(grpc::ServerContext* context, R
   return Send(response, stream);
 }
 
-void EvaluatorService::SetSelfCheck(SelfCheckOutcome self_check) {
+void EvaluatorService::SetSelfCheck(CheckResult self_check) {
   absl::MutexLock lock(&self_check_mutex_);
   self_check_ = std::move(self_check);
 }

@@ -40,7 +40,7 @@ class EvaluatorService final : public v1::Evaluator::Service {
   // Thread-safe.
   void SetReady(bool ready) { ready_.store(ready); }
   // Records the startup self-check that GetModelInfo reports. Thread-safe.
-  void SetSelfCheck(SelfCheckOutcome self_check);
+  void SetSelfCheck(CheckResult self_check);
 
   grpc::Status GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest* request,
                             v1::ModelInfo* response) override;
@@ -59,7 +59,7 @@ class EvaluatorService final : public v1::Evaluator::Service {
   ServiceMetrics* const metrics_;
   const ServedModel model_;
   absl::Mutex self_check_mutex_;
-  SelfCheckOutcome self_check_ ABSL_GUARDED_BY(self_check_mutex_);
+  CheckResult self_check_ ABSL_GUARDED_BY(self_check_mutex_);
   std::atomic<bool> ready_{false};
   std::atomic<int64_t> open_streams_{0};
 };

@@ -56,8 +56,7 @@ std::vector<uint8_t> SelfCheckImages(int64_t count) {
   return planar;
 }
 
-absl::StatusOr<SelfCheckResult> RunSelfCheck(const KerasModel& model, const ImageClassifier& classifier,
-                                             double tolerance) {
+absl::StatusOr<CheckResult> RunSelfCheck(const KerasModel& model, const ImageClassifier& classifier, double tolerance) {
   const Shape& input_shape = model.layers[model.Find(model.input_layer)].output_shape;
   if (input_shape != Shape{kImageHeight, kImageWidth, kImageChannels}) {
     return absl::InvalidArgumentError("self-check: the model input is not 32x32x3");
@@ -73,7 +72,7 @@ absl::StatusOr<SelfCheckResult> RunSelfCheck(const KerasModel& model, const Imag
   std::vector<float> served(kSelfCheckImages * classifier.num_classes());
   RETURN_IF_ERROR(classifier.Classify({planar, kSelfCheckImages, PixelLayout::kChannelPlanar}, absl::MakeSpan(served)));
 
-  SelfCheckResult result;
+  CheckResult result;
   result.images = kSelfCheckImages;
   result.tolerance = tolerance;
   bool all_finite = true;

@@ -4,7 +4,7 @@
 // epsilon or wiring, and a broken pixel decoding path, without needing any
 // dataset on the server.
 //
-//   ASSIGN_OR_RETURN(SelfCheckResult check, RunSelfCheck(keras_model, classifier));
+//   ASSIGN_OR_RETURN(CheckResult check, RunSelfCheck(keras_model, classifier));
 //   if (!check.passed) ...  // check.detail says by how much it missed
 #ifndef RESNET8_SERVER_KERAS_SELF_CHECK_H_
 #define RESNET8_SERVER_KERAS_SELF_CHECK_H_
@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/check_result.h"
 #include "common/image_classifier.h"
 #include "server/keras/model.h"
 
@@ -21,21 +22,12 @@ namespace resnet8 {
 // How many synthetic images the check runs.
 inline constexpr int64_t kSelfCheckImages = 6;
 
-struct SelfCheckResult {
-  bool passed = false;
-  int64_t images = 0;
-  double max_abs_difference = 0;  // over all probabilities of all images
-  double tolerance = 0;           // what it had to be within
-  std::string detail;             // one line for logs and GetModelInfo
-};
-
 // Runs the check: every probability within `tolerance` (absolute) of the
 // reference's. The caller derives the tolerance from the served module's own
 // measured rounding noise (torch/precision.h). Returns an error only if it
 // cannot run (classifier failure, model input not 32x32x3); a mismatch is a
 // result with passed == false.
-absl::StatusOr<SelfCheckResult> RunSelfCheck(const KerasModel& model, const ImageClassifier& classifier,
-                                             double tolerance);
+absl::StatusOr<CheckResult> RunSelfCheck(const KerasModel& model, const ImageClassifier& classifier, double tolerance);
 
 // Synthetic inputs of any image shape {H, W, C}, channels-last, whole pixel
 // values 0..255: smooth gradients, stripes and noise, varied enough that a

@@ -13,7 +13,7 @@
 
 namespace resnet8 {
 
-absl::StatusOr<ModuleCheck> CheckModuleAgainstReference(const KerasModel& model, torch::jit::Module module,
+absl::StatusOr<CheckResult> CheckModuleAgainstReference(const KerasModel& model, torch::jit::Module module,
                                                         double tolerance, int64_t images) {
   const Shape& shape = model.InputShape();
   std::vector<int64_t> sizes = {images};
@@ -34,7 +34,8 @@ absl::StatusOr<ModuleCheck> CheckModuleAgainstReference(const KerasModel& model,
     return absl::InternalError(absl::StrCat("the converted module gave ", output.numel(), " values, the reference ",
                                             reference.outputs.size()));
   }
-  ModuleCheck check;
+  CheckResult check;
+  check.images = images;
   double largest = 0;
   bool finite = true;
   const double* served = output.data_ptr<double>();
