@@ -97,4 +97,14 @@ export ASAN_OPTIONS="detect_leaks=0:handle_segv=0:detect_stack_use_after_return=
 ctest --no-tests=error --test-dir "$build" -L torch -j "$jobs" --output-on-failure
 ctest --no-tests=error --test-dir "$build" -L e2e -j "$jobs" --output-on-failure \
   -E "FullTestSet|Resilience.(Sixteen|ThreeReplicas|AnEvaluationSurvivesAServerKilled)|ModelFuzz|LayerFixtures|ConvertCli|MlperfScoring|KerasArchive|Deploy"
-echo "sanitize.sh: unit tests (with and without LibTorch), e2e tests and fuzzers passed under ASan + UBSan"
+
+# The batch scheduler's threads under ThreadSanitizer: its own small build of
+# the one test (ASan and TSan cannot share a binary).
+echo "== the batch scheduler under TSan"
+tsan_build="$build-tsan"
+cmake -S "$root" -B "$tsan_build" "${launcher[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRESNET8_TORCH_PCH=OFF \
+  -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DRESNET8_TSAN=ON >/dev/null
+cmake --build "$tsan_build" -j "$jobs" --target batch_scheduler_test
+TSAN_OPTIONS="halt_on_error=1" "$tsan_build/tests/batch_scheduler_test"
+echo "sanitize.sh: unit tests (with and without LibTorch), e2e tests and fuzzers passed under ASan + UBSan;"
+echo "the batch scheduler under TSan"

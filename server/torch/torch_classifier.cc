@@ -33,138 +33,30 @@ absl::StatusOr<std::unique_ptr<TorchClassifier>> TorchClassifier::Create(torch::
   return std::unique_ptr<TorchClassifier>(new TorchClassifier(std::move(module), classes, options));
 }
 
-// One Classify() call waiting for the compute threads.
-struct TorchClassifier::Job {
-  ImageBatchView batch;
-  absl::Span<float> probabilities;
-  absl::Status status;     // the first failure of any of its passes
-  int64_t next_image = 0;  // the first image not yet handed to a compute thread
-  int passes_running = 0;
-  bool done = false;
-  absl::Time queued, started, finished;  // for on_timing
-};
-
 TorchClassifier::TorchClassifier(torch::jit::Module module, int64_t classes, const TorchClassifierOptions& options)
     : module_(std::move(module)),
       options_(options),
       num_classes_(static_cast<int>(classes)),
       cores_(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))) {
-  const int workers = options_.compute_threads > 0 ? options_.compute_threads : cores_;
-  Teams teams;
-  if (options_.threads > 0) {
-    teams = {options_.threads, options_.threads};
-  } else if (options_.threads == 0) {
-    teams = {std::max(1, cores_ / workers), cores_};
-  }
-  for (int i = 0; i < workers; ++i) compute_threads_.emplace_back([this, teams] { ComputeLoop(teams); });
+  const int runners = options_.compute_threads > 0 ? options_.compute_threads : cores_;
+  const TeamPolicy teams = ChooseTeams(cores_, runners, options_.threads);
+  runner_teams_.assign(runners, 0);
+  BatchSchedulerOptions scheduling;
+  scheduling.max_pass_images = options_.max_forward_batch;
+  scheduling.runners = runners;
+  scheduling.batching_delay = options_.batching_delay;
+  scheduler_ = std::make_unique<BatchScheduler>(
+      scheduling, [this, teams](const SchedulerPass& pass) { return RunPass(pass, teams); },
+      [this, teams](int runner) {
+        // OpenMP settings belong to the thread. get_num_threads() first:
+        // LibTorch sizes a thread's team on its first parallel work, from
+        // whichever thread last called set_num_threads().
+        runner_teams_[runner] = at::get_num_threads();
+        if (teams.shared > 0) at::set_num_threads(runner_teams_[runner] = teams.shared);
+      });
 }
 
-TorchClassifier::~TorchClassifier() {
-  {
-    absl::MutexLock lock(&mutex_);
-    stopping_ = true;
-  }
-  for (std::thread& thread : compute_threads_) thread.join();
-}
-
-void TorchClassifier::ComputeLoop(Teams teams) {
-  // OpenMP settings belong to the thread. get_num_threads() first: LibTorch
-  // sizes a thread's team on its first parallel work, from whichever thread
-  // last called set_num_threads().
-  int team = at::get_num_threads();
-  if (teams.shared > 0) at::set_num_threads(team = teams.shared);
-  torch::InferenceMode inference;
-  while (true) {
-    const Pass pass = NextPass();
-    if (pass.jobs.empty()) return;  // stopping, and nothing left to do
-    // omp_set_num_threads, not at::set_num_threads: the latter also rebuilds
-    // LibTorch's global pthreadpool, on every call.
-    const int wanted = pass.alone ? teams.alone : teams.shared;
-    if (wanted > 0 && wanted != team) omp_set_num_threads(team = wanted);
-    // LibTorch's own count, so that a test sees the team it really runs.
-    if (cores_ > 1 && at::get_num_threads() == cores_) passes_on_every_core_.fetch_add(1);
-    Finish(pass, Run(pass));
-  }
-}
-
-TorchClassifier::Pass TorchClassifier::NextPass() {
-  absl::MutexLock lock(&mutex_);
-  // While one thread gathers small requests for a pass (batching_delay), the
-  // others leave the queue to it: taking them would undo the merging.
-  mutex_.Await(absl::Condition(
-      +[](TorchClassifier* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mutex_) {
-        return self->stopping_ || (!self->queue_.empty() && !self->gathering_);
-      },
-      this));
-  Pass pass = TakePass();
-  if (pass.jobs.empty()) return pass;
-  pass.alone = queue_.empty() && passes_running_ == 0;
-  ++passes_running_;
-  return pass;
-}
-
-TorchClassifier::Pass TorchClassifier::TakePass() {
-  Pass pass;
-  if (queue_.empty()) return pass;
-  Job* first = queue_.front();
-  const int64_t room = options_.max_forward_batch;
-  if (first->next_image == 0) first->started = absl::Now();
-  if (room <= 0 || first->batch.count >= room) {  // a large job: its next slice, alone
-    pass.jobs = {first};
-    pass.begin = first->next_image;
-    pass.count = room > 0 ? std::min(room, first->batch.count - pass.begin) : first->batch.count;
-    first->next_image += pass.count;
-    ++first->passes_running;
-    if (first->next_image == first->batch.count) queue_.pop_front();
-    return pass;
-  }
-  queue_.pop_front();
-  pass.jobs.push_back(first);
-  int64_t images = first->batch.count;
-  if (options_.batching_delay > absl::ZeroDuration()) {
-    // Wait a little for more small requests, unless enough are queued already.
-    struct Wanted {
-      TorchClassifier* self;
-      int64_t images;
-    } wanted{this, room - images};
-    gathering_ = true;
-    mutex_.AwaitWithTimeout(absl::Condition(
-                                +[](Wanted* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                                  int64_t queued = 0;
-                                  for (const Job* job : w->self->queue_) queued += job->batch.count;
-                                  return w->self->stopping_ || queued >= w->images;
-                                },
-                                &wanted),
-                            options_.batching_delay);
-    gathering_ = false;
-  }
-  // Only jobs no other pass has started: a large job another thread is
-  // slicing stays at the front for it.
-  while (!queue_.empty() && queue_.front()->next_image == 0 && images + queue_.front()->batch.count <= room) {
-    images += queue_.front()->batch.count;
-    pass.jobs.push_back(queue_.front());
-    queue_.pop_front();
-  }
-  for (Job* job : pass.jobs) {  // each runs whole, in this one pass
-    job->started = first->started;
-    job->next_image = job->batch.count;
-    job->passes_running = 1;
-  }
-  return pass;
-}
-
-void TorchClassifier::Finish(const Pass& pass, const absl::Status& status) {
-  const absl::Time finished = absl::Now();
-  absl::MutexLock lock(&mutex_);
-  --passes_running_;
-  for (Job* job : pass.jobs) {
-    if (!status.ok() && job->status.ok()) job->status = status;
-    if (--job->passes_running == 0 && job->next_image == job->batch.count) {
-      job->finished = finished;
-      job->done = true;
-    }
-  }
-}
+TorchClassifier::~TorchClassifier() = default;
 
 torch::Tensor TorchClassifier::Pixels(const ImageBatchView& batch, int64_t begin, int64_t count) {
   // from_blob wants non-const data; nothing writes to it.
@@ -205,20 +97,26 @@ absl::Status TorchClassifier::Guarded(Work work) {
   }
 }
 
-absl::Status TorchClassifier::Run(const Pass& pass) {
-  if (pass.jobs.size() == 1) {  // a slice of a large job, or one small job whole
-    const Job& job = *pass.jobs[0];
-    const int64_t count = pass.count > 0 ? pass.count : job.batch.count;
-    return Guarded(
-        [&] { Forward(Pixels(job.batch, pass.begin, count), job.probabilities.data() + pass.begin * num_classes_); });
+absl::Status TorchClassifier::RunPass(const SchedulerPass& pass, TeamPolicy teams) {
+  // omp_set_num_threads, not at::set_num_threads: the latter also rebuilds
+  // LibTorch's global pthreadpool, on every call.
+  int& team = runner_teams_[pass.runner];
+  const int wanted = pass.alone ? teams.alone : teams.shared;
+  if (wanted > 0 && wanted != team) omp_set_num_threads(team = wanted);
+  // LibTorch's own count, so that a test sees the team it really runs.
+  if (cores_ > 1 && at::get_num_threads() == cores_) passes_on_every_core_.fetch_add(1);
+  torch::InferenceMode inference;
+  if (pass.slices.size() == 1) {  // a slice of a large batch, or one small batch whole
+    const SchedulerSlice& slice = pass.slices[0];
+    return Guarded([&] { Forward(Pixels(*slice.batch, slice.begin, slice.count), slice.outputs.data()); });
   }
   std::vector<float> merged;
   const absl::Status status = Guarded([&] {
     std::vector<torch::Tensor> parts;
     bool floats = false;
-    for (const Job* job : pass.jobs) {
-      parts.push_back(Pixels(job->batch, 0, job->batch.count));
-      floats = floats || !job->batch.values.empty();
+    for (const SchedulerSlice& slice : pass.slices) {
+      parts.push_back(Pixels(*slice.batch, slice.begin, slice.count));
+      floats = floats || !slice.batch->values.empty();
     }
     if (floats) {  // byte and float requests in one pass: all as floats
       for (torch::Tensor& part : parts) part = part.to(torch::kFloat32);
@@ -229,9 +127,9 @@ absl::Status TorchClassifier::Run(const Pass& pass) {
   });
   if (status.ok()) {
     const float* next = merged.data();
-    for (const Job* job : pass.jobs) {
-      std::copy(next, next + job->probabilities.size(), job->probabilities.begin());
-      next += job->probabilities.size();
+    for (const SchedulerSlice& slice : pass.slices) {
+      std::copy(next, next + slice.outputs.size(), slice.outputs.begin());
+      next += slice.outputs.size();
     }
   }
   return status;
@@ -248,17 +146,10 @@ absl::Status TorchClassifier::Classify(const ImageBatchView& batch, absl::Span<f
     return absl::InvalidArgumentError(
         absl::StrCat("output holds ", probabilities.size(), " values, expected ", batch.count * num_classes_));
   }
-  Job job;
-  job.batch = batch;
-  job.probabilities = probabilities;
-  job.queued = absl::Now();
-  {
-    absl::MutexLock lock(&mutex_);
-    queue_.push_back(&job);
-    mutex_.Await(absl::Condition(&job.done));
-  }
-  if (options_.on_timing) options_.on_timing(job.started - job.queued, job.finished - job.started);
-  return job.status;
+  SchedulerTiming timing;
+  const absl::Status status = scheduler_->Run(batch, probabilities, &timing);
+  if (options_.on_timing) options_.on_timing(timing.queue, timing.compute);
+  return status;
 }
 
 }  // namespace resnet8

@@ -2,9 +2,9 @@
 // torchscript_builder.h) that outputs class probabilities.
 //
 // All inference runs on compute threads owned by the classifier (one per core
-// by default); Classify() queues the batch and waits. A batch is cut into
-// forward passes, and each free compute thread takes the next pass, so the
-// passes of one large batch run side by side. Each compute thread runs its
+// by default); Classify() queues the batch and waits. Which images run in
+// which forward pass, on which thread, is the BatchScheduler's policy
+// (server/batch_scheduler.h); this class runs the passes. Each compute thread runs its
 // pass with an OpenMP team of its own size (1 by default): whole passes in
 // parallel waste less than one pass split over the cores, whose every layer
 // ends in a barrier (measured on 2 cores: 2-7% more images/s for an evaluation,
@@ -33,15 +33,14 @@
 #include <torch/script.h>
 
 #include <atomic>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/image_classifier.h"
+#include "server/batch_scheduler.h"
 #include "server/keras/model.h"
 
 namespace resnet8 {
@@ -108,34 +107,10 @@ class TorchClassifier final : public ImageClassifier {
   absl::Status Classify(const ImageBatchView& batch, absl::Span<float> probabilities) const override;
 
  private:
-  struct Job;
-  // One forward pass's worth of work: images [begin, begin + count) of one
-  // job, or several whole small jobs merged (begin 0, count 0).
-  struct Pass {
-    std::vector<Job*> jobs;
-    int64_t begin = 0;
-    int64_t count = 0;
-    bool alone = false;  // nothing else queued or running: split it over the lone team
-  };
-  // OpenMP team sizes of a compute thread: for its share of parallel passes,
-  // and for a pass that runs alone (0: leave LibTorch's default).
-  struct Teams {
-    int shared = 0;
-    int alone = 0;
-  };
-
   TorchClassifier(torch::jit::Module module, int64_t classes, const TorchClassifierOptions& options);
-  void ComputeLoop(Teams teams);
-  // Waits for work (not while a pass runs alone), then takes the next pass;
-  // no jobs when stopping with nothing queued.
-  Pass NextPass();
-  // The next slice of the first job if it is large, else that job with any
-  // queued small jobs that fit beside it.
-  Pass TakePass() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  // Records a pass's outcome; a job is done when its last pass is.
-  void Finish(const Pass& pass, const absl::Status& status);
-  // Runs a pass; for merged jobs, copies each job's share of the output.
-  absl::Status Run(const Pass& pass);
+  // Runs one pass on its runner thread, with the team the policy gives it;
+  // for merged batches, copies each one's share of the output.
+  absl::Status RunPass(const SchedulerPass& pass, TeamPolicy teams);
   // Images [begin, begin + count) of `batch` as an NCHW-shaped view of its
   // bytes (uint8) or values (float).
   static torch::Tensor Pixels(const ImageBatchView& batch, int64_t begin, int64_t count);
@@ -152,12 +127,10 @@ class TorchClassifier final : public ImageClassifier {
   std::atomic<int64_t> passes_on_every_core_{0};
   int cores_;
 
-  mutable absl::Mutex mutex_;
-  mutable std::deque<Job*> queue_ ABSL_GUARDED_BY(mutex_);
-  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
-  bool gathering_ ABSL_GUARDED_BY(mutex_) = false;  // a thread waits for more small requests
-  int passes_running_ ABSL_GUARDED_BY(mutex_) = 0;
-  std::vector<std::thread> compute_threads_;
+  // Each runner's current OpenMP team size; a runner touches only its own.
+  std::vector<int> runner_teams_;
+  // Last: destroyed first, it finishes the queued passes, which use the above.
+  std::unique_ptr<BatchScheduler> scheduler_;
 };
 
 }  // namespace resnet8
