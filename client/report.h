@@ -34,10 +34,10 @@ struct ReportContext {
 std::string FormatReport(const EvaluationResult& result, const ReportContext& context);
 // "87.19% (8719/10000)".
 std::string Top1Line(const ClassificationMetrics& metrics);
-// "0.98977" (5 decimals), or "n/a" when there is no AUC.
+// Five decimals ("0.12345"), or "n/a" when there is no AUC.
 std::string AucText(const std::optional<double>& auc);
 // Both MLPerf Tiny scores on one line:
-// "top-1 accuracy: 87.19% (8719/10000), AUC 0.98977".
+// "top-1 accuracy: <Top1Line>, AUC <AucText>".
 std::string ScoreLine(const EvaluationResult& result);
 
 // JSON with top-level keys images, correct, top1, auc (null when undefined),

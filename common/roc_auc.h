@@ -4,7 +4,7 @@
 //
 //   // scores: images x classes, row-major (the model's outputs).
 //   OneVsRestAuc auc = ComputeOneVsRestAuc(labels, scores, 10);
-//   auc.macro;            // 0.9897...: the mean of the per-class AUCs
+//   auc.macro;            // the mean of the per-class AUCs
 //   auc.per_class[3];     // cat against every other class
 //
 // Exactly sklearn's numbers: a class's AUC is the trapezoidal area under its

@@ -17,11 +17,10 @@
 # at the same moment, a matter of timing at ASan speed), the 1,000-model fuzz
 # loop (its reader code runs here in the unit tests and the model_config
 # fuzzer), the replica tests (the restart test's client code, twice more),
-# the full-set golden runs (the perf200 ones cover the same code), the 102
-# one-layer fixtures through the converter program (102 instrumented starts
-# take minutes; layer_fixtures_in_process_test converts the same files here
-# in process), the
-# killed-and-restarted server (72 s here; the client's resend logic runs here
+# the full-set golden runs (the perf200 ones cover the same code), the layer
+# fixtures through the converter program (one instrumented start each;
+# layer_fixtures_in_process_test converts the same files here in process),
+# the killed-and-restarted server (long; the client's resend logic runs here
 # in batch_queue_test and evaluator_client_test, with a fake service), the
 # converter's shell test (the converter program runs here in StorageForms,
 # its writers in model_export_test), the MLPerf

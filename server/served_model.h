@@ -32,7 +32,7 @@ struct ServedModel {
   std::string output_name = "output";
   std::string input_value_range;  // how pixels reach the model, in words
   std::vector<float> input_scale{1.0f}, input_offset{0.0f};
-  std::string runtime;  // e.g. "LibTorch 2.0.1 (CPU, ...)"
+  std::string runtime;  // "LibTorch <version> (CPU, <path>; <precision>)"
   double convert_seconds = 0;
 };
 
