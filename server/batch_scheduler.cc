@@ -117,7 +117,10 @@ void BatchScheduler::Finish(const Taken& taken, const absl::Status& status) {
   std::lock_guard<std::mutex> lock(mutex_);
   --passes_running_;
   for (Job* job : taken.jobs) {
-    if (!status.ok() && job->status.ok()) job->status = status;
+    // A fresh copy, not a second reference to the runner's: Abseil's Status
+    // shares its payload through a reference count in uninstrumented library
+    // code, which ThreadSanitizer cannot follow across threads.
+    if (!status.ok() && job->status.ok()) job->status = absl::Status(status.code(), status.message());
     if (--job->passes_running == 0 && job->next_image == job->batch->count) {
       job->finished = finished;
       job->done = true;
