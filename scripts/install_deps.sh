@@ -37,11 +37,11 @@ test_packages=(
 )
 
 # tfjs-layers, Google's JavaScript implementation of the Keras layers: the
-# independent reference of tests/layer_fixtures_test.sh, from the npm registry
+# independent reference of tests/e2e/layer_fixtures_test.sh, from the npm registry
 # into .deps/tfjs (pinned versions; not part of the build).
 tfjs_packages=(@tensorflow/tfjs-core@4.22.0 @tensorflow/tfjs-layers@4.22.0 @tensorflow/tfjs-backend-cpu@4.22.0)
 # buf, a generic gRPC client that learns the API from server reflection (buf
-# curl): tests/inference_protocol_test.sh calls the server with it, into .deps/buf.
+# curl): tests/e2e/inference_protocol_test.sh calls the server with it, into .deps/buf.
 buf_packages=(@bufbuild/buf@1.75.0)
 
 # ONNX Runtime, the speed peer of scripts/benchmark.sh (not used by any test),

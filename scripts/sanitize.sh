@@ -12,23 +12,10 @@
 #      the perf200 subset, a killed client. Leak checking is off there:
 #      LibTorch's static registries are never freed by design.
 # LibTorch itself is not instrumented, so only this project's code is
-# checked. Left out under ASan, because the release tree runs them and they
-# add no code path of ours: the load test (it asserts that 16 streams are open
-# at the same moment, a matter of timing at ASan speed), the 1,000-model fuzz
-# loop (its reader code runs here in the unit tests and the model_config
-# fuzzer), the replica tests (the restart test's client code, twice more),
-# the full-set golden runs (the perf200 ones cover the same code), the layer
-# fixtures through the converter program (one instrumented start each;
-# layer_fixtures_in_process_test converts the same files here in process),
-# the killed-and-restarted server (long; the client's resend logic runs here
-# in batch_queue_test and evaluator_client_test, with a fake service), the
-# converter's shell test (the converter program runs here in StorageForms,
-# its writers in model_export_test), the MLPerf
-# scoring run (its AUC and folder code runs here in roc_auc_test and
-# mlperf_tiny_folder_test), the .keras end-to-end test (three full-set
-# evaluations; its reader code runs here in layer_fixtures_in_process_test,
-# zip_archive_test and the zip fuzzer), and the Docker stack (its image is built without
-# sanitizers).
+# checked. The tests labelled e2e_slow are left out here (tests/CMakeLists.txt
+# and tests/e2e/CMakeLists.txt say why for each): the release tree runs them,
+# and the code paths they reach run here through other tests. So is the Docker
+# stack: its image is built without sanitizers.
 #
 #   scripts/sanitize.sh                     # default 45 s per fuzzer
 #   RESNET8_FUZZ_SECONDS=600 scripts/sanitize.sh
@@ -94,8 +81,7 @@ done
 echo "== the LibTorch unit tests and the representative e2e tests under ASan + UBSan"
 export ASAN_OPTIONS="detect_leaks=0:handle_segv=0:detect_stack_use_after_return=1"
 ctest --no-tests=error --test-dir "$build" -L torch -j "$jobs" --output-on-failure
-ctest --no-tests=error --test-dir "$build" -L e2e -j "$jobs" --output-on-failure \
-  -E "FullTestSet|Resilience.(Sixteen|ThreeReplicas|AnEvaluationSurvivesAServerKilled)|ModelFuzz|LayerFixtures|ConvertCli|MlperfScoring|KerasArchive|Deploy"
+ctest --no-tests=error --test-dir "$build" -L '^e2e$' -j "$jobs" --output-on-failure
 
 # The batch scheduler's threads under ThreadSanitizer: its own small build of
 # the one test (ASan and TSan cannot share a binary).

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/synchronization/notification.h"
-#include "tests/test_support.h"
+#include "tests/support/test_support.h"
 
 namespace resnet8 {
 namespace {

@@ -6,7 +6,7 @@
 #include <chrono>
 #include <thread>
 
-#include "tests/test_support.h"
+#include "tests/support/test_support.h"
 
 namespace resnet8 {
 namespace {

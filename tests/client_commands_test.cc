@@ -13,8 +13,8 @@
 #include "common/file.h"
 #include "common/image.h"
 #include "server/server.h"
-#include "tests/fake_classifier.h"
-#include "tests/test_support.h"
+#include "tests/support/fake_classifier.h"
+#include "tests/support/test_support.h"
 
 namespace resnet8 {
 namespace {

@@ -1,6 +1,6 @@
 // The test DNS server's answers, byte by byte (RFC 1035). The replica e2e
 // test then points gRPC's own resolver (c-ares) at it.
-#include "tests/dns_stub.h"
+#include "tests/support/dns_stub.h"
 
 #include <gtest/gtest.h>
 

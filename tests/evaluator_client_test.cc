@@ -17,7 +17,7 @@
 #include <functional>
 #include <thread>
 
-#include "tests/test_support.h"
+#include "tests/support/test_support.h"
 
 namespace resnet8 {
 namespace {

@@ -14,8 +14,8 @@
 #include "google/protobuf/descriptor.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "server/server.h"
-#include "tests/fake_classifier.h"
-#include "tests/test_support.h"
+#include "tests/support/fake_classifier.h"
+#include "tests/support/test_support.h"
 
 namespace resnet8 {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "tests/test_support.h"
+#include "tests/support/test_support.h"
 
 namespace resnet8 {
 namespace {

@@ -1,6 +1,6 @@
 // The HTML report's numbers (calibration, the confidently wrong images), its
 // PNG thumbnails, and that the file is self-contained. The page is rendered
-// in a real browser by tests/check_html_report.sh.
+// in a real browser by tests/support/check_html_report.sh.
 #include "client/html_report.h"
 
 #include <png.h>
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "tests/test_support.h"
+#include "tests/support/test_support.h"
 
 namespace resnet8 {
 namespace {

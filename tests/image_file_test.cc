@@ -10,7 +10,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "tests/test_support.h"
+#include "tests/support/test_support.h"
 
 namespace resnet8 {
 namespace {

@@ -9,8 +9,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "tests/fake_classifier.h"
-#include "tests/test_support.h"
+#include "tests/support/fake_classifier.h"
+#include "tests/support/test_support.h"
 
 namespace resnet8 {
 namespace {

@@ -8,8 +8,8 @@
 #include <limits>
 
 #include "server/keras/h5_file.h"
-#include "tests/keras_fixture.h"
-#include "tests/test_support.h"
+#include "tests/support/keras_fixture.h"
+#include "tests/support/test_support.h"
 
 namespace resnet8 {
 namespace {

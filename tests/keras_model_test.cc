@@ -4,8 +4,8 @@
 
 #include "nlohmann/json.hpp"
 #include "server/keras/model.h"
-#include "tests/keras_fixture.h"
-#include "tests/test_support.h"
+#include "tests/support/keras_fixture.h"
+#include "tests/support/test_support.h"
 
 namespace resnet8 {
 namespace {

@@ -17,8 +17,8 @@
 #include "server/torch/module_check.h"
 #include "server/torch/precision.h"
 #include "server/torch/torchscript_builder.h"
-#include "tests/program_runner.h"
-#include "tests/test_support.h"
+#include "tests/support/program_runner.h"
+#include "tests/support/test_support.h"
 
 namespace resnet8 {
 namespace {

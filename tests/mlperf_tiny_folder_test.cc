@@ -6,7 +6,7 @@
 
 #include <fstream>
 
-#include "tests/test_support.h"
+#include "tests/support/test_support.h"
 
 namespace resnet8 {
 namespace {

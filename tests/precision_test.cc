@@ -14,7 +14,7 @@
 #include "server/keras/reference_executor.h"
 #include "server/keras/self_check.h"
 #include "server/torch/model_loader.h"
-#include "tests/test_support.h"
+#include "tests/support/test_support.h"
 
 namespace resnet8 {
 namespace {

@@ -2,7 +2,7 @@
 // functions (the service test covers the same through gRPC for a sample).
 #include "server/request_validation.h"
 
-#include "tests/test_support.h"
+#include "tests/support/test_support.h"
 
 namespace resnet8 {
 namespace {

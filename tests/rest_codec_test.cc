@@ -7,7 +7,7 @@
 #include <string>
 
 #include "server/inference/raw_tensor.h"
-#include "tests/test_support.h"
+#include "tests/support/test_support.h"
 
 namespace resnet8 {
 namespace {

@@ -1,5 +1,5 @@
 // The one-vs-rest AUC against hand-worked cases and a brute-force count over
-// every positive-negative pair (ties one half). tests/mlperf_scoring_test.sh
+// every positive-negative pair (ties one half). tests/e2e/mlperf_scoring_test.sh
 // checks the same numbers against scikit-learn on the real test set.
 #include "common/roc_auc.h"
 

@@ -9,8 +9,8 @@
 #include "client/evaluator_client.h"
 #include "common/credential_files.h"
 #include "server/server.h"
-#include "tests/fake_classifier.h"
-#include "tests/test_support.h"
+#include "tests/support/fake_classifier.h"
+#include "tests/support/test_support.h"
 
 namespace resnet8 {
 namespace {

@@ -8,8 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "client/evaluator_client.h"
 #include "server/server.h"
-#include "tests/fake_classifier.h"
-#include "tests/test_support.h"
+#include "tests/support/fake_classifier.h"
+#include "tests/support/test_support.h"
 
 namespace resnet8 {
 namespace {

@@ -6,8 +6,8 @@
 
 #include <fstream>
 
-#include "tests/test_support.h"
-#include "tests/zip_writer.h"
+#include "tests/support/test_support.h"
+#include "tests/support/zip_writer.h"
 
 namespace resnet8 {
 namespace {

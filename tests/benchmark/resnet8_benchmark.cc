@@ -48,7 +48,7 @@
 #include "server/torch/torchscript_builder.h"
 #include "tests/benchmark/fma_peak.h"
 #include "tests/benchmark/infer_load.h"
-#include "tests/program_runner.h"
+#include "tests/support/program_runner.h"
 
 ABSL_FLAG(std::string, model, "../shared/models/pretrainedResnet.h5", "Keras .h5 model");
 ABSL_FLAG(std::string, data, "../shared/data/cifar-10-batches-bin", "CIFAR-10 test set");

@@ -9,7 +9,7 @@
 
 #include "server/keras/model.h"
 #include "server/keras/reference_executor.h"
-#include "tests/keras_fixture.h"
+#include "tests/support/keras_fixture.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace resnet8;

@@ -23,7 +23,7 @@
 #include "server/inference/inference_core.h"
 #include "server/inference/rest_codec.h"
 #include "server/request_validation.h"
-#include "tests/fake_classifier.h"
+#include "tests/support/fake_classifier.h"
 
 namespace resnet8 {
 namespace {

@@ -1,4 +1,4 @@
-#include "tests/dns_stub.h"
+#include "tests/support/dns_stub.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -9,7 +9,7 @@
 #include "server/server.h"
 #include "server/torch/model_loader.h"
 #include "server/torch/torch_classifier.h"
-#include "tests/test_support.h"
+#include "tests/support/test_support.h"
 
 namespace resnet8 {
 namespace {

@@ -15,9 +15,9 @@
 #include "client/evaluator_client.h"
 #include "common/cifar10.h"
 #include "httplib.h"
-#include "tests/dns_stub.h"
-#include "tests/program_runner.h"
-#include "tests/test_support.h"
+#include "tests/support/dns_stub.h"
+#include "tests/support/program_runner.h"
+#include "tests/support/test_support.h"
 
 namespace resnet8 {
 namespace {

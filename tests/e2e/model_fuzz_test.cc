@@ -26,9 +26,9 @@
 #include "server/keras/self_check.h"
 #include "server/keras/zip_archive.h"
 #include "server/torch/model_loader.h"
-#include "tests/program_runner.h"
-#include "tests/test_support.h"
-#include "tests/zip_writer.h"
+#include "tests/support/program_runner.h"
+#include "tests/support/test_support.h"
+#include "tests/support/zip_writer.h"
 
 namespace resnet8 {
 namespace {

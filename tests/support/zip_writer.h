@@ -3,8 +3,8 @@
 //
 //   std::string bytes = ZipBytes({{"config.json", "{}"}, {"model.weights.h5", h5}});
 //   std::string deflated = ZipBytes(members, {.deflate = true});
-#ifndef RESNET8_TESTS_ZIP_WRITER_H_
-#define RESNET8_TESTS_ZIP_WRITER_H_
+#ifndef RESNET8_TESTS_SUPPORT_ZIP_WRITER_H_
+#define RESNET8_TESTS_SUPPORT_ZIP_WRITER_H_
 
 #include <string>
 #include <utility>
@@ -25,4 +25,4 @@ std::string ZipBytes(const ZipMembers& members, const ZipOptions& options = {});
 
 }  // namespace resnet8::testing
 
-#endif  // RESNET8_TESTS_ZIP_WRITER_H_
+#endif  // RESNET8_TESTS_SUPPORT_ZIP_WRITER_H_

@@ -1,4 +1,4 @@
-#include "tests/zip_writer.h"
+#include "tests/support/zip_writer.h"
 
 #include <zlib.h>
 

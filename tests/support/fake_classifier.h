@@ -5,8 +5,8 @@
 //   FirstByteClassifier classifier;             // first byte b -> class b % 10
 //   classifier.set_delay(absl::Milliseconds(20));
 //   EvaluatorServer::Start(options, classifier, FakeServedModel());
-#ifndef RESNET8_TESTS_FAKE_CLASSIFIER_H_
-#define RESNET8_TESTS_FAKE_CLASSIFIER_H_
+#ifndef RESNET8_TESTS_SUPPORT_FAKE_CLASSIFIER_H_
+#define RESNET8_TESTS_SUPPORT_FAKE_CLASSIFIER_H_
 
 #include <algorithm>
 #include <atomic>
@@ -79,4 +79,4 @@ inline ServedModel FakeServedModel() {
 
 }  // namespace resnet8
 
-#endif  // RESNET8_TESTS_FAKE_CLASSIFIER_H_
+#endif  // RESNET8_TESTS_SUPPORT_FAKE_CLASSIFIER_H_

@@ -1,7 +1,7 @@
 // Helpers shared by the tests: status assertions (Debian's Abseil has no
 // status matchers) and where the read-only inputs in ../shared are.
-#ifndef RESNET8_TESTS_TEST_SUPPORT_H_
-#define RESNET8_TESTS_TEST_SUPPORT_H_
+#ifndef RESNET8_TESTS_SUPPORT_TEST_SUPPORT_H_
+#define RESNET8_TESTS_SUPPORT_TEST_SUPPORT_H_
 
 #include <gtest/gtest.h>
 
@@ -62,4 +62,4 @@ std::string MakeTempDir();
         << "message '" << resnet8_s_.message() << "' lacks '" << substring << "'";  \
   } while (0)
 
-#endif  // RESNET8_TESTS_TEST_SUPPORT_H_
+#endif  // RESNET8_TESTS_SUPPORT_TEST_SUPPORT_H_

@@ -4,8 +4,8 @@
 //
 //   KerasH5File file = MakeResNetFixture({.widths = {26, 52, 104}, .name_offset = 9});
 //   ASSERT_OK(WriteKerasH5File(file, dir + "/resnet26.h5"));
-#ifndef RESNET8_TESTS_KERAS_FIXTURE_H_
-#define RESNET8_TESTS_KERAS_FIXTURE_H_
+#ifndef RESNET8_TESTS_SUPPORT_KERAS_FIXTURE_H_
+#define RESNET8_TESTS_SUPPORT_KERAS_FIXTURE_H_
 
 #include <cstdint>
 #include <string>
@@ -42,4 +42,4 @@ KerasWeight* FindWeight(KerasH5File& file, const std::string& name);
 
 }  // namespace resnet8::testing
 
-#endif  // RESNET8_TESTS_KERAS_FIXTURE_H_
+#endif  // RESNET8_TESTS_SUPPORT_KERAS_FIXTURE_H_

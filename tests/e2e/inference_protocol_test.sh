@@ -14,7 +14,7 @@
 # Usage: inference_protocol_test.sh BUILD_BIN_DIR SHARED_DIR BUF_DIR
 set -euo pipefail
 bin=$1 shared=$2 buf=$3/node_modules/.bin/buf
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 source "$root/scripts/lib/server.sh"
 trap 'stop_server || true; rm -rf "$work"' EXIT
@@ -26,8 +26,8 @@ http_address=$(sed -n 's|.*http on http://||p' "$work/server.log")
 /usr/bin/python3 -m grpc_tools.protoc -I "$root/proto" --python_out="$work" --grpc_python_out="$work" \
   "$root/proto/inference/grpc_service.proto" "$root/proto/inference/model_config.proto" \
   "$root/proto/resnet8/v1/evaluator.proto"
-PYTHONPATH="$work" /usr/bin/python3 "$root/tests/inference_protocol_client.py" "$server_address" "$work/token" "$shared"
-PYTHONPATH="$work" /usr/bin/python3 "$root/tests/inference_rest_client.py" "$server_address" "$http_address" \
+PYTHONPATH="$work" /usr/bin/python3 "$root/tests/e2e/inference_protocol_client.py" "$server_address" "$work/token" "$shared"
+PYTHONPATH="$work" /usr/bin/python3 "$root/tests/e2e/inference_rest_client.py" "$server_address" "$http_address" \
   "$work/token" "$shared"
 
 # buf curl: the API from reflection, metadata and a protocol error code.

@@ -18,7 +18,7 @@ set -euo pipefail
 bin=$1 shared=$2
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
-source "$here/../scripts/lib/server.sh"
+source "$here/../../scripts/lib/server.sh"
 cleanup() {
   [[ -n "$server_pid" ]] && kill -9 "$server_pid" 2>/dev/null || true
   rm -rf "$work"
@@ -28,8 +28,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 data="$shared/data/cifar-10-batches-bin"
 resnet_h5="$shared/models/pretrainedResnet.h5" cnn_h5="$shared/models/keras3_cifar10_cnn.h5"
 
-/usr/bin/python3 "$here/fixtures/h5_to_keras.py" "$resnet_h5" "$work/resnet8.keras"
-/usr/bin/python3 "$here/fixtures/h5_to_keras.py" "$cnn_h5" "$work/cnn.keras"
+/usr/bin/python3 "$here/../fixtures/h5_to_keras.py" "$resnet_h5" "$work/resnet8.keras"
+/usr/bin/python3 "$here/../fixtures/h5_to_keras.py" "$cnn_h5" "$work/cnn.keras"
 
 # The converter: both formats to TorchScript, compared in Python.
 for model in "$resnet_h5:resnet8_h5" "$work/resnet8.keras:resnet8_keras" "$cnn_h5:cnn_h5" "$work/cnn.keras:cnn_keras"; do

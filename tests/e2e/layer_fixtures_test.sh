@@ -20,7 +20,7 @@ trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 [[ -d "$tfjs/node_modules/@tensorflow/tfjs-layers" ]] || fail "tfjs-layers is not installed in $tfjs (scripts/install_deps.sh --test)"
-/usr/bin/python3 "$here/fixtures/write_layer_fixtures.py" "$work" > "$work/names.txt"
+/usr/bin/python3 "$here/../fixtures/write_layer_fixtures.py" "$work" > "$work/names.txt"
 echo "$(wc -l < "$work/names.txt") fixtures"
 while read -r name; do
   model="$work/$name.h5"
@@ -30,7 +30,7 @@ while read -r name; do
 done < "$work/names.txt"
 # Node resolves the script's imports from the node_modules beside it.
 mkdir "$work/node" && ln -s "$tfjs/node_modules" "$work/node/node_modules"
-cp "$here/fixtures/tfjs_reference.mjs" "$work/node/"
+cp "$here/../fixtures/tfjs_reference.mjs" "$work/node/"
 node "$work/node/tfjs_reference.mjs" "$work" > "$work/tfjs.log" 2>&1 || fail "tfjs-layers: $(tail -5 "$work/tfjs.log")"
 
 /usr/bin/python3 - "$work" <<'PY'

@@ -11,7 +11,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-/usr/bin/python3 "$here/fixtures/write_storage_forms.py" "$shared/models/pretrainedResnet.h5" "$work"
+/usr/bin/python3 "$here/../fixtures/write_storage_forms.py" "$shared/models/pretrainedResnet.h5" "$work"
 "$bin/resnet8_convert" --model="$shared/models/pretrainedResnet.h5" --output="$work/original.pt" > /dev/null
 forms=(vlen_utf8 vlen_ascii fixed one_element space_padded chunked)
 for form in "${forms[@]}"; do

@@ -13,7 +13,7 @@
 #include "server/keras/reference_executor.h"
 #include "server/torch/model_loader.h"
 #include "server/torch/torch_classifier.h"
-#include "tests/test_support.h"
+#include "tests/support/test_support.h"
 
 namespace resnet8 {
 namespace {

@@ -8,7 +8,7 @@
 # Usage: raw_wire_test.sh BUILD_BIN_DIR SHARED_DIR
 set -euo pipefail
 bin=$1 shared=$2
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 source "$root/scripts/lib/server.sh"
 trap 'stop_server || true; rm -rf "$work"' EXIT

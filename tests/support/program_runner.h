@@ -6,8 +6,8 @@
 //   auto server = ServerProcess::Start({ProgramPath("resnet8_server"), "--model=...",
 //                                       "--address=127.0.0.1:0"});
 //   ASSERT_OK_AND_ASSIGN(std::string address, server->WaitUntilListening(absl::Seconds(60)));
-#ifndef RESNET8_TESTS_PROGRAM_RUNNER_H_
-#define RESNET8_TESTS_PROGRAM_RUNNER_H_
+#ifndef RESNET8_TESTS_SUPPORT_PROGRAM_RUNNER_H_
+#define RESNET8_TESTS_SUPPORT_PROGRAM_RUNNER_H_
 
 #include <sys/types.h>
 
@@ -64,4 +64,4 @@ class ServerProcess {
 
 }  // namespace resnet8::testing
 
-#endif  // RESNET8_TESTS_PROGRAM_RUNNER_H_
+#endif  // RESNET8_TESTS_SUPPORT_PROGRAM_RUNNER_H_

@@ -10,8 +10,8 @@
 #include "client/evaluator_client.h"
 #include "common/cifar10.h"
 #include "common/file.h"
-#include "tests/keras_fixture.h"
-#include "tests/test_support.h"
+#include "tests/support/keras_fixture.h"
+#include "tests/support/test_support.h"
 
 namespace resnet8 {
 namespace {

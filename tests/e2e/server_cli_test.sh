@@ -8,7 +8,7 @@
 set -euo pipefail
 bin=$1 shared=$2
 work=$(mktemp -d)
-source "$(dirname "$0")/../scripts/lib/server.sh"
+source "$(dirname "$0")/../../scripts/lib/server.sh"
 server_log="" starts=0
 cleanup() {
   [[ -n "$server_pid" ]] && kill -9 "$server_pid" 2>/dev/null || true
@@ -48,7 +48,7 @@ grep -q "^self-check:   passed" "$work/info.txt" || fail "info self-check"
 client evaluate --data="$data" --subset=perf200 --batch_size=64 --report_json="$work/report.json" \
   --predictions_csv="$work/predictions.csv" --report_html="$work/report.html" > "$work/report.txt"
 grep -q "top-1 accuracy: 87.00% (174/200)" "$work/report.txt" || fail "perf200 report: $(head -5 "$work/report.txt")"
-"$(dirname "$0")/check_html_report.sh" "$work/report.html" "top-1 accuracy: 87.00% (174/200)" || fail "HTML report"
+"$(dirname "$0")/../support/check_html_report.sh" "$work/report.html" "top-1 accuracy: 87.00% (174/200)" || fail "HTML report"
 /usr/bin/python3 - "$work/report.json" "$work/predictions.csv" "$shared/golden/keras_reference_perf200.csv" <<'PY'
 import csv, json, sys
 report = json.load(open(sys.argv[1]))

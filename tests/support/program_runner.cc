@@ -1,4 +1,4 @@
-#include "tests/program_runner.h"
+#include "tests/support/program_runner.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "tests/test_support.h"
+#include "tests/support/test_support.h"
 
 namespace resnet8::testing {
 namespace {

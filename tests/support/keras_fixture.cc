@@ -1,4 +1,4 @@
-#include "tests/keras_fixture.h"
+#include "tests/support/keras_fixture.h"
 
 #include <hdf5.h>
 

@@ -7,8 +7,8 @@
 //   DnsStub dns("replicas.resnet8.test", {"127.0.0.1", "127.0.0.2"});
 //   ASSERT_OK(dns.Start());
 //   Connect(absl::StrCat("dns://", dns.address(), "/replicas.resnet8.test:", port));
-#ifndef RESNET8_TESTS_DNS_STUB_H_
-#define RESNET8_TESTS_DNS_STUB_H_
+#ifndef RESNET8_TESTS_SUPPORT_DNS_STUB_H_
+#define RESNET8_TESTS_SUPPORT_DNS_STUB_H_
 
 #include <array>
 #include <atomic>
@@ -57,4 +57,4 @@ class DnsStub {
 
 }  // namespace resnet8::testing
 
-#endif  // RESNET8_TESTS_DNS_STUB_H_
+#endif  // RESNET8_TESTS_SUPPORT_DNS_STUB_H_
