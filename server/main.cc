@@ -27,6 +27,14 @@ ABSL_FLAG(std::string, address, "127.0.0.1:50051",
 ABSL_FLAG(int64_t, max_batch_images, 1024, "most images per request batch (1,024 fit gRPC's default 4 MiB)");
 ABSL_FLAG(int64_t, max_concurrent_streams, 32,
           "EvaluateDataset streams open at once; more are refused with RESOURCE_EXHAUSTED");
+ABSL_FLAG(int64_t, max_queued_images, 4096,
+          "images of Classify and ModelInfer calls (gRPC and REST) admitted and not yet answered; a call that would "
+          "go over is refused at once with RESOURCE_EXHAUSTED (REST: 429)");
+ABSL_FLAG(int, http_max_connections, 1024,
+          "connections each HTTP port (REST, metrics) serves at once, one thread each; more wait for one to close");
+ABSL_FLAG(int64_t, http_read_timeout_ms, 5000,
+          "HTTP ports: a connection whose request (or reply) stalls this long is closed");
+ABSL_FLAG(int, http_idle_timeout_seconds, 5, "HTTP ports: a keep-alive connection idle this long is closed");
 ABSL_FLAG(double, shutdown_grace_seconds, 10, "on SIGTERM/SIGINT, how long in-flight calls may finish");
 ABSL_FLAG(int, compute_threads, 0,
           "inference threads, each running whole forward passes (optimized path); 0 means one per core");
@@ -79,6 +87,10 @@ absl::StatusOr<ModelServerOptions> OptionsFromFlags() {
   server.address = absl::GetFlag(FLAGS_address);
   server.limits.max_batch_images = absl::GetFlag(FLAGS_max_batch_images);
   server.limits.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
+  server.limits.max_queued_images = absl::GetFlag(FLAGS_max_queued_images);
+  server.http_connections.max_connections = absl::GetFlag(FLAGS_http_max_connections);
+  server.http_connections.read_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_http_read_timeout_ms));
+  server.http_connections.idle_timeout = absl::Seconds(absl::GetFlag(FLAGS_http_idle_timeout_seconds));
   server.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
   server.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   server.model_name = absl::GetFlag(FLAGS_model_name);

@@ -25,6 +25,10 @@ struct ServiceLimits {
   // RESOURCE_EXHAUSTED rather than slowing every stream down. Each stream
   // holds at most one batch in the server, so memory stays bounded too.
   int64_t max_concurrent_streams = 32;
+  // Images of Classify and ModelInfer calls (gRPC and REST) admitted and not
+  // yet answered; a call that would go over is refused at once
+  // (admission.h). About 1 s of work on a 2-core machine.
+  int64_t max_queued_images = 4096;
 };
 
 // The largest request message the limits allow, with room for labels,

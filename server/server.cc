@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace resnet8 {
 namespace {
@@ -26,6 +27,10 @@ absl::Status ValidateServerOptions(const ServerOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_batch_images ", options.limits.max_batch_images, " is outside 1..65536"));
   }
+  if (options.limits.max_queued_images < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max_queued_images=", options.limits.max_queued_images, " must be at least 1"));
+  }
   if (options.limits.max_concurrent_streams < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_concurrent_streams ", options.limits.max_concurrent_streams, " must be at least 1"));
@@ -34,6 +39,7 @@ absl::Status ValidateServerOptions(const ServerOptions& options) {
     return absl::InvalidArgumentError("shutdown_grace is negative");
   }
   if (options.model_name.empty()) return absl::InvalidArgumentError("model_name is empty");
+  RETURN_IF_ERROR(ValidateHttpConnectionLimits(options.http_connections));
   if (options.tls_certificate_chain.empty() != options.tls_private_key.empty()) {
     return absl::InvalidArgumentError("TLS needs both a certificate chain and a private key, or neither");
   }
@@ -45,9 +51,10 @@ EvaluatorServer::EvaluatorServer(const ServerOptions& options, const ImageClassi
     : options_(options),
       own_metrics_(metrics == nullptr ? std::make_unique<ServiceMetrics>() : nullptr),
       metrics_(metrics == nullptr ? own_metrics_.get() : metrics),
-      core_(classifier, model.class_names, model.sha256, options.limits),
+      admission_(options.limits.max_queued_images),
+      core_(classifier, model.class_names, model.sha256, options.limits, &admission_),
       service_(core_, model, options.auth_token, metrics_),
-      inference_core_(classifier, model, options.model_name, options.limits),
+      inference_core_(classifier, model, options.model_name, options.limits, &admission_),
       inference_service_(inference_core_, options.auth_token, metrics_) {}
 
 absl::StatusOr<std::unique_ptr<EvaluatorServer>> EvaluatorServer::Start(const ServerOptions& options,
@@ -58,8 +65,8 @@ absl::StatusOr<std::unique_ptr<EvaluatorServer>> EvaluatorServer::Start(const Se
   server->metrics_->SetModel(model);
   if (!options.metrics_address.empty()) {
     ServiceMetrics* counted = server->metrics_;
-    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =
-        MetricsHttpServer::Start(options.metrics_address, [counted] { return counted->RenderPrometheus(); });
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http = MetricsHttpServer::Start(
+        options.metrics_address, [counted] { return counted->RenderPrometheus(); }, options.http_connections);
     if (!http.ok()) return http.status();
     server->metrics_http_ = std::move(*http);
   }
@@ -72,6 +79,7 @@ absl::StatusOr<std::unique_ptr<EvaluatorServer>> EvaluatorServer::Start(const Se
     http.auth_token = options.auth_token;
     // JSON spends up to about 8 bytes on a pixel value ("127.125,").
     http.max_body_bytes = 8 * MaxRequestBytes(options.limits);
+    http.connections = options.http_connections;
     EvaluatorServer* self = server.get();
     absl::StatusOr<std::unique_ptr<InferenceHttpServer>> started = InferenceHttpServer::Start(
         http, server->inference_core_, [self] { return self->serving_.load(); }, server->metrics_);

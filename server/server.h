@@ -61,6 +61,8 @@ struct ServerOptions {
   // HOST:PORT of the protocol's HTTP/REST binding (inference_http.h), over
   // TLS when the gRPC port is; empty means none. Port 0 picks a free port.
   std::string http_address;
+  // Connections, timeouts and keep-alive of both HTTP ports (REST, metrics).
+  HttpConnectionLimits http_connections;
 };
 
 // INVALID_ARGUMENT naming the field if an option is out of range.
@@ -103,6 +105,7 @@ class EvaluatorServer {
   ServerOptions options_;
   std::unique_ptr<ServiceMetrics> own_metrics_;  // when none was given
   ServiceMetrics* metrics_;
+  AdmissionGate admission_;  // shared by Classify and ModelInfer (both bindings)
   EvaluatorCore core_;
   EvaluatorService service_;
   InferenceCore inference_core_;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "server/admission.h"
 #include "server/inference/raw_tensor.h"
 #include "tests/support/test_support.h"
 
@@ -134,12 +135,18 @@ TEST(RawTensor, BytesElementsRoundTripAndStopAtATruncatedOne) {
 }
 
 TEST(RestCodec, MapsStatusCodesToHttp) {
-  EXPECT_EQ(HttpStatusOf(absl::StatusCode::kInvalidArgument), 400);
-  EXPECT_EQ(HttpStatusOf(absl::StatusCode::kUnauthenticated), 401);
-  EXPECT_EQ(HttpStatusOf(absl::StatusCode::kNotFound), 404);
-  EXPECT_EQ(HttpStatusOf(absl::StatusCode::kResourceExhausted), 413);
-  EXPECT_EQ(HttpStatusOf(absl::StatusCode::kUnavailable), 503);
-  EXPECT_EQ(HttpStatusOf(absl::StatusCode::kInternal), 500);
+  EXPECT_EQ(HttpStatusOf(absl::InvalidArgumentError("x")), 400);
+  EXPECT_EQ(HttpStatusOf(absl::UnauthenticatedError("x")), 401);
+  EXPECT_EQ(HttpStatusOf(absl::NotFoundError("x")), 404);
+  EXPECT_EQ(HttpStatusOf(absl::ResourceExhaustedError("above max_batch_images")), 413);
+  EXPECT_EQ(HttpStatusOf(absl::UnavailableError("x")), 503);
+  EXPECT_EQ(HttpStatusOf(absl::InternalError("x")), 500);
+  // The admission gate's refusal is overload: 429, not "too large".
+  AdmissionGate gate(1);
+  ASSERT_OK_AND_ASSIGN(AdmissionGate::Ticket held, gate.Admit(1));
+  const absl::Status busy = gate.Admit(1).status();
+  EXPECT_TRUE(IsOverload(busy)) << busy;
+  EXPECT_EQ(HttpStatusOf(busy), 429);
   EXPECT_EQ(json::parse(ErrorJson(absl::NotFoundError("no model 'x'")))["error"], "no model 'x'");
 }
 

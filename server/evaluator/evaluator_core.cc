@@ -10,11 +10,12 @@
 namespace resnet8 {
 
 EvaluatorCore::EvaluatorCore(const ImageClassifier& classifier, std::vector<std::string> class_names,
-                             std::string model_sha256, ServiceLimits limits)
+                             std::string model_sha256, ServiceLimits limits, AdmissionGate* admission)
     : classifier_(classifier),
       class_names_(std::move(class_names)),
       model_sha256_(std::move(model_sha256)),
-      limits_(limits) {}
+      limits_(limits),
+      admission_(admission) {}
 
 absl::Status EvaluatorCore::Predict(const ImageBatchView& batch, std::vector<float>& probabilities,
                                     google::protobuf::RepeatedPtrField<v1::Prediction>* predictions) const {
@@ -36,6 +37,10 @@ absl::Status EvaluatorCore::Predict(const ImageBatchView& batch, std::vector<flo
 
 absl::Status EvaluatorCore::Classify(const v1::ClassifyRequest& request, v1::ClassifyResponse* response) const {
   ASSIGN_OR_RETURN(ImageBatchView batch, ValidateImageBatch(request.images(), limits_));
+  AdmissionGate::Ticket ticket;
+  if (admission_ != nullptr) {
+    ASSIGN_OR_RETURN(ticket, admission_->Admit(batch.count));
+  }
   std::vector<float> probabilities;
   return Predict(batch, probabilities, response->mutable_predictions());
 }

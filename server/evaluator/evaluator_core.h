@@ -19,15 +19,18 @@
 #include "common/classification_metrics.h"
 #include "common/image_classifier.h"
 #include "resnet8/v1/evaluator.pb.h"
+#include "server/admission.h"
 #include "server/request_validation.h"
 
 namespace resnet8 {
 
 class EvaluatorCore {
  public:
-  // `classifier` must outlive the core. `class_names` has one name per class.
+  // `classifier` (and `admission`, if given) must outlive the core.
+  // `class_names` has one name per class. Classify calls pass `admission`
+  // first; without one every call is admitted.
   EvaluatorCore(const ImageClassifier& classifier, std::vector<std::string> class_names, std::string model_sha256,
-                ServiceLimits limits);
+                ServiceLimits limits, AdmissionGate* admission = nullptr);
 
   // One EvaluateDataset stream's state. Not thread-safe; one per stream.
   class Evaluation {
@@ -47,7 +50,8 @@ class EvaluatorCore {
     uint64_t next_index_ = 0;  // numbering when the client sends no indices
   };
 
-  // Thread-safe.
+  // RESOURCE_EXHAUSTED when over max_batch_images, or refused by the
+  // admission gate (IsOverload). Thread-safe.
   absl::Status Classify(const v1::ClassifyRequest& request, v1::ClassifyResponse* response) const;
   Evaluation StartEvaluation() const { return Evaluation(*this); }
 
@@ -64,6 +68,7 @@ class EvaluatorCore {
   std::vector<std::string> class_names_;
   std::string model_sha256_;
   ServiceLimits limits_;
+  AdmissionGate* admission_;
 };
 
 }  // namespace resnet8

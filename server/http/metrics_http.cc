@@ -7,13 +7,14 @@
 namespace resnet8 {
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(const std::string& address,
-                                                                            std::function<std::string()> render) {
+                                                                            std::function<std::string()> render,
+                                                                            const HttpConnectionLimits& limits) {
   std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer);
   server->http_ = std::make_unique<httplib::Server>();
   server->http_->Get("/metrics", [render = std::move(render)](const httplib::Request&, httplib::Response& response) {
     response.set_content(render(), "text/plain; version=0.0.4; charset=utf-8");
   });
-  absl::StatusOr<std::string> bound = ListenInBackground(*server->http_, address, "metrics", &server->thread_);
+  absl::StatusOr<std::string> bound = ListenInBackground(*server->http_, address, "metrics", limits, &server->thread_);
   if (!bound.ok()) return bound.status();
   server->address_ = *bound;
   return server;

@@ -13,10 +13,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
-
-namespace httplib {
-class Server;
-}
+#include "server/http/http_listener.h"
 
 namespace resnet8 {
 
@@ -25,7 +22,8 @@ class MetricsHttpServer {
   // Listens on `address` (HOST:PORT). Errors: INVALID_ARGUMENT if it is not
   // HOST:PORT; UNAVAILABLE if it cannot be bound.
   static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(const std::string& address,
-                                                                  std::function<std::string()> render);
+                                                                  std::function<std::string()> render,
+                                                                  const HttpConnectionLimits& limits = {});
   // Stops listening and joins the serving thread.
   ~MetricsHttpServer();
 

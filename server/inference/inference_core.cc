@@ -111,13 +111,14 @@ absl::StatusOr<Pixels> ReadPixels(const InputTensor& input, const std::string* r
 }  // namespace
 
 InferenceCore::InferenceCore(const ImageClassifier& classifier, const ServedModel& model, std::string name,
-                             ServiceLimits limits)
+                             ServiceLimits limits, AdmissionGate* admission)
     : classifier_(classifier),
       name_(std::move(name)),
       input_name_(model.input_name),
       output_name_(model.output_name),
       class_names_(model.class_names),
-      limits_(limits) {}
+      limits_(limits),
+      admission_(admission) {}
 
 absl::Status InferenceCore::FindModel(absl::string_view name, absl::string_view version) const {
   if (name != name_) {
@@ -295,6 +296,11 @@ absl::Status InferenceCore::InferUncounted(const inference::ModelInferRequest& r
   }
   if (top_k.empty()) top_k.push_back(0);  // no outputs named: every output, as values
 
+  // Admitted before the pixels are copied out: a refusal costs nothing.
+  AdmissionGate::Ticket ticket;
+  if (admission_ != nullptr) {
+    ASSIGN_OR_RETURN(ticket, admission_->Admit(count));
+  }
   ASSIGN_OR_RETURN(Pixels pixels, ReadPixels(input, raw ? &request.raw_input_contents(0) : nullptr, count));
   ImageBatchView batch;
   batch.count = count;

@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 #include "common/image_classifier.h"
 #include "inference/grpc_service.pb.h"
+#include "server/admission.h"
 #include "server/request_validation.h"
 #include "server/served_model.h"
 
@@ -34,7 +35,10 @@ class InferenceCore {
  public:
   // `classifier` must outlive the core; `name` is the model's name in the
   // protocol (the server's --model_name).
-  InferenceCore(const ImageClassifier& classifier, const ServedModel& model, std::string name, ServiceLimits limits);
+  // Infer calls pass `admission` (which must outlive the core) first; without
+  // one every call is admitted.
+  InferenceCore(const ImageClassifier& classifier, const ServedModel& model, std::string name, ServiceLimits limits,
+                AdmissionGate* admission = nullptr);
 
   // OK when `name` is this model and `version` is "" or "1"; NOT_FOUND
   // naming what was asked otherwise.
@@ -49,7 +53,8 @@ class InferenceCore {
   // Validates and classifies. INVALID_ARGUMENT naming the field for a wrong
   // input name, datatype, shape, size or value, or an unknown output or
   // parameter; NOT_FOUND for another model or version; RESOURCE_EXHAUSTED
-  // above max_batch_images; the classifier's error otherwise. `images` is
+  // above max_batch_images or refused by the admission gate (IsOverload);
+  // the classifier's error otherwise. `images` is
   // set to the number of images classified. Thread-safe.
   absl::Status Infer(const inference::ModelInferRequest& request, inference::ModelInferResponse* response,
                      int64_t* images = nullptr) const;
@@ -71,6 +76,7 @@ class InferenceCore {
   std::string output_name_;
   std::vector<std::string> class_names_;
   ServiceLimits limits_;
+  AdmissionGate* admission_;
 
   struct Totals {
     uint64_t success = 0, success_ns = 0, fail = 0, fail_ns = 0, images = 0, last_ms = 0;

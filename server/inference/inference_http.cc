@@ -23,7 +23,9 @@ void Reply(httplib::Response& response, const json& body, int status = 200) {
 }
 
 void ReplyError(httplib::Response& response, const absl::Status& status) {
-  response.status = HttpStatusOf(status.code());
+  response.status = HttpStatusOf(status);
+  // Overload passes quickly: the gate holds about a second of work.
+  if (response.status == 429) response.set_header("Retry-After", "1");
   response.set_content(ErrorJson(status), "application/json");
 }
 
@@ -158,7 +160,7 @@ absl::StatusOr<std::unique_ptr<InferenceHttpServer>> InferenceHttpServer::Start(
     }
   });
   absl::StatusOr<std::string> bound =
-      ListenInBackground(http, options.address, "the inference protocol's HTTP", &server->thread_);
+      ListenInBackground(http, options.address, "the inference protocol's HTTP", options.connections, &server->thread_);
   if (!bound.ok()) return bound.status();
   server->address_ = *bound;
   return server;

@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "server/http/http_listener.h"
 #include "server/inference/inference_core.h"
 #include "server/service_metrics.h"
 
@@ -44,6 +45,7 @@ struct InferenceHttpOptions {
   std::string auth_token;  // "" means none; otherwise "Authorization: Bearer <token>"
   // The largest request body accepted (413 above it).
   int64_t max_body_bytes = 64 << 20;
+  HttpConnectionLimits connections;
 };
 
 class InferenceHttpServer {

@@ -8,6 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "server/admission.h"
 #include "server/inference/raw_tensor.h"
 
 namespace resnet8 {
@@ -231,8 +232,8 @@ std::string ProtoJson(const google::protobuf::Message& message) {
 
 std::string ErrorJson(const absl::Status& status) { return json{{"error", std::string(status.message())}}.dump(); }
 
-int HttpStatusOf(absl::StatusCode code) {
-  switch (code) {
+int HttpStatusOf(const absl::Status& status) {
+  switch (status.code()) {
     case absl::StatusCode::kOk:
       return 200;
     case absl::StatusCode::kInvalidArgument:
@@ -242,7 +243,7 @@ int HttpStatusOf(absl::StatusCode code) {
     case absl::StatusCode::kNotFound:
       return 404;
     case absl::StatusCode::kResourceExhausted:
-      return 413;
+      return IsOverload(status) ? 429 : 413;
     case absl::StatusCode::kUnavailable:
       return 503;
     default:

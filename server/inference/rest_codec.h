@@ -59,10 +59,11 @@ std::string ModelMetadataJson(const inference::ModelMetadataResponse& metadata);
 // A protobuf answer (config, statistics) as JSON with the .proto's field names.
 std::string ProtoJson(const google::protobuf::Message& message);
 
-// {"error": "<message>"}, and the HTTP status of a status code: 400, 401,
-// 404, 413 (RESOURCE_EXHAUSTED), 503, else 500.
+// {"error": "<message>"}, and the HTTP status of a status: 400, 401, 404,
+// 413 (RESOURCE_EXHAUSTED: over a size limit), 429 (RESOURCE_EXHAUSTED:
+// the admission gate's overload, admission.h), 503, else 500.
 std::string ErrorJson(const absl::Status& status);
-int HttpStatusOf(absl::StatusCode code);
+int HttpStatusOf(const absl::Status& status);
 
 }  // namespace resnet8
 
