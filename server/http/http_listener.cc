@@ -1,8 +1,10 @@
 #include "server/http/http_listener.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <chrono>
+#include <memory>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -63,8 +65,24 @@ absl::StatusOr<std::string> ListenInBackground(httplib::Server& http, const std:
   }
   std::string host = address.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  // cpp-httplib's default sets SO_REUSEPORT, with which a second server binds
+  // a busy port and silently takes part of its traffic; SO_REUSEADDR alone
+  // only allows rebinding over TIME_WAIT. The socket is kept to widen its
+  // backlog below.
+  auto listening = std::make_shared<int>(-1);
+  http.set_socket_options([listening](int socket) {
+    const int yes = 1;
+    setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    *listening = socket;
+  });
   const int bound = port == 0 ? http.bind_to_any_port(host) : (http.bind_to_port(host, port) ? port : -1);
   if (bound <= 0) return absl::UnavailableError(absl::StrCat("cannot listen for ", what, " on ", address));
+  // The library listens with a backlog of 5, so a burst of connections
+  // (probes among them) waits for SYN retries of a second or more; listen()
+  // again on the same socket widens the queue to the system's maximum.
+  if (*listening >= 0 && ::listen(*listening, SOMAXCONN) != 0) {
+    return absl::InternalError(absl::StrCat("cannot widen the backlog for ", what, " on ", address));
+  }
   *thread = std::thread([&http] { http.listen_after_bind(); });
   // stop() only stops a server that is already running: wait for it, so that
   // the owner never joins a thread that has yet to start listening.
