@@ -43,6 +43,11 @@ absl::StatusOr<AdmissionGate::Ticket> AdmissionGate::Admit(int64_t images) {
   return Ticket(this, images);
 }
 
+AdmissionGate::Ticket AdmissionGate::Hold(int64_t images) {
+  in_flight_.fetch_add(images, std::memory_order_acq_rel);
+  return Ticket(this, images);
+}
+
 bool IsOverload(const absl::Status& status) {
   return status.code() == absl::StatusCode::kResourceExhausted && status.GetPayload(kOverloadPayload).has_value();
 }

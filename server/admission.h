@@ -1,13 +1,17 @@
 // Admission of one-shot inference work (Classify, ModelInfer over gRPC and
-// REST): at most max_queued_images images admitted and not yet answered,
-// over every API together. A call that would go over is refused at once with
-// RESOURCE_EXHAUSTED, marked as overload (IsOverload: REST answers 429), so
-// that excess load costs the server nothing and the client knows to back
-// off, rather than queueing without bound until memory or deadlines run out.
+// REST). The gate counts every image waiting for or in the classifier, from
+// every API; a one-shot call is admitted only while that count, with its own
+// images, stays within max_queued_images. A call that would go over is
+// refused at once with RESOURCE_EXHAUSTED, marked as overload (IsOverload:
+// REST answers 429), so that excess load costs the server nothing and the
+// client knows to back off, instead of queueing without bound until memory
+// or deadlines run out. An admitted call has at most max_queued_images
+// images ahead of it, so its wait is bounded too.
 //
-// EvaluateDataset streams are not admitted here: max_concurrent_streams
-// admits them whole, and each holds at most one batch in the server, so an
-// admitted stream is never refused halfway.
+// EvaluateDataset streams are admitted whole by max_concurrent_streams, and
+// each holds at most one batch in the server; their batches are counted
+// (Hold) but never refused, so an admitted stream is never cut off halfway.
+// While streams fill the classifier, one-shot calls are refused.
 //
 //   AdmissionGate gate(4096);
 //   ASSIGN_OR_RETURN(AdmissionGate::Ticket ticket, gate.Admit(batch.count));
@@ -47,6 +51,9 @@ class AdmissionGate {
   // A ticket for `images`, or RESOURCE_EXHAUSTED (IsOverload) naming
   // --max_queued_images when that many more would exceed it. Thread-safe.
   absl::StatusOr<Ticket> Admit(int64_t images);
+  // Counts `images` already admitted (a batch of an admitted stream), whatever
+  // the count. Thread-safe.
+  Ticket Hold(int64_t images);
 
   int64_t admitted() const { return admitted_.load(std::memory_order_relaxed); }
   int64_t refused() const { return refused_.load(std::memory_order_relaxed); }

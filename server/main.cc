@@ -119,6 +119,7 @@ absl::Status Serve(const sigset_t& stop_signals) {
               << server->http_address();
   }
   LOG(INFO) << "listening on " << server->address();
+  const IdleMemoryRelease release([&server] { return server->inferences().calls; });
   int signal = 0;
   sigwait(&stop_signals, &signal);
   LOG(INFO) << "received " << strsignal(signal) << ": draining (grace "

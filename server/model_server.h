@@ -59,6 +59,8 @@ class ModelServer {
   const PrecisionChoice& precision() const { return served_.precision; }
   const CheckResult& self_check() const { return self_check_; }
   double convert_seconds() const { return convert_seconds_; }
+  // Every classifier call so far (all APIs), for watching the load.
+  ServiceMetrics::InferenceTotals inferences() const { return metrics_.Inferences(); }
 
   // Health NOT_SERVING, in-flight calls finish within the grace period, then
   // stop. Idempotent.

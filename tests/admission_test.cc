@@ -30,6 +30,16 @@ TEST(AdmissionGate, AdmitsUpToTheLimitAndRefusesBeyondNamingIt) {
   EXPECT_STATUS(gate.Admit(1), absl::StatusCode::kResourceExhausted, "--max_queued_images");
 }
 
+TEST(AdmissionGate, HeldImagesAreNeverRefusedButCountAgainstCalls) {
+  AdmissionGate gate(10);
+  AdmissionGate::Ticket stream = gate.Hold(25);  // an admitted stream's batch, over the whole gate
+  EXPECT_STATUS(gate.Admit(1), absl::StatusCode::kResourceExhausted, "25 images queued of 10");
+  AdmissionGate::Ticket another = gate.Hold(3);
+  stream = AdmissionGate::Ticket();  // the batch answered
+  ASSERT_OK_AND_ASSIGN(AdmissionGate::Ticket call, gate.Admit(7));
+  EXPECT_STATUS(gate.Admit(1), absl::StatusCode::kResourceExhausted, "10 images queued of 10");
+}
+
 TEST(AdmissionGate, ACallLargerThanTheGateRunsAlone) {
   AdmissionGate gate(8);
   {

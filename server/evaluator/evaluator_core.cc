@@ -56,6 +56,8 @@ absl::Status EvaluatorCore::Evaluation::AddBatch(const v1::EvaluateRequest& requ
   }
   ASSIGN_OR_RETURN(ImageBatchView batch,
                    ValidateEvaluateRequest(request, core_.classifier_.num_classes(), core_.limits_));
+  AdmissionGate::Ticket held;  // counted against one-shot calls, never refused
+  if (core_.admission_ != nullptr) held = core_.admission_->Hold(batch.count);
   std::vector<float> probabilities;
   RETURN_IF_ERROR(core_.Predict(batch, probabilities, response->mutable_predictions()));
   for (int i = 0; i < response->predictions_size(); ++i) {

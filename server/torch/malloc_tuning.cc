@@ -2,6 +2,8 @@
 
 #include <malloc.h>
 
+#include <utility>
+
 namespace resnet8 {
 
 bool KeepFreedMemoryForReuse() {
@@ -15,6 +17,44 @@ bool KeepFreedMemoryForReuse() {
   // arenas bound that, at no measurable cost in throughput.
   const bool arenas_ok = mallopt(M_ARENA_MAX, 4) == 1;
   return mmap_ok && trim_ok && arenas_ok;
+}
+
+IdleMemoryRelease::IdleMemoryRelease(std::function<uint64_t()> activity, absl::Duration quiet)
+    : activity_(std::move(activity)), quiet_(quiet), thread_([this] { Watch(); }) {}
+
+IdleMemoryRelease::~IdleMemoryRelease() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  stop_requested_.notify_all();
+  thread_.join();
+}
+
+int IdleMemoryRelease::trims() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return trims_;
+}
+
+void IdleMemoryRelease::Watch() {
+  // Memory is also freed a while after the last pass: connections close,
+  // their threads linger and exit (10 s on the HTTP ports). So a quiet spell
+  // is trimmed on each of its first few ticks, then left alone.
+  constexpr int kTrimsPerSpell = 8;
+  uint64_t seen = activity_();
+  int trims_left = 0;  // nothing to give back before the first work
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!stop_requested_.wait_for(lock, absl::ToChronoMilliseconds(quiet_), [this] { return stopping_; })) {
+    const uint64_t now = activity_();
+    if (now != seen) {
+      seen = now;
+      trims_left = kTrimsPerSpell;
+    } else if (trims_left > 0) {
+      malloc_trim(0);
+      --trims_left;
+      ++trims_;
+    }
+  }
 }
 
 }  // namespace resnet8
