@@ -46,27 +46,21 @@ TEST(ConnectionThreads, BlockedTasksDoNotHoldUpOthersBelowTheLimit) {
   EXPECT_EQ(queue.threads(), 0);
 }
 
+// One thread, so that the order the tasks run in is the order they were taken.
 TEST(ConnectionThreads, AtTheLimitTasksWaitTheirTurnInOrder) {
-  ConnectionThreads queue(2);
-  absl::Notification release;
-  std::atomic<int> started{0};
-  for (int i = 0; i < 2; ++i) {
-    queue.enqueue([&] {
-      started.fetch_add(1);
-      release.WaitForNotification();
-    });
-  }
+  ConnectionThreads queue(1);
+  absl::Notification release, started;
+  queue.enqueue([&] {
+    started.Notify();
+    release.WaitForNotification();
+  });
   std::vector<int> order;
-  std::mutex order_mutex;
   for (int i = 0; i < 3; ++i) {
-    queue.enqueue([&, i] {
-      std::lock_guard<std::mutex> lock(order_mutex);
-      order.push_back(i);
-    });
+    queue.enqueue([&, i] { order.push_back(i); });  // only the one thread writes
   }
-  EXPECT_TRUE(Eventually([&] { return started.load() == 2; }));
+  started.WaitForNotification();
   absl::SleepFor(absl::Milliseconds(50));
-  EXPECT_EQ(queue.threads(), 2);
+  EXPECT_EQ(queue.threads(), 1);
   EXPECT_EQ(queue.queued(), 3);  // nothing ran past the limit
   release.Notify();
   queue.shutdown();  // runs what is queued first
