@@ -35,6 +35,7 @@ ABSL_FLAG(int, http_max_connections, 1024,
 ABSL_FLAG(int64_t, http_read_timeout_ms, 5000,
           "HTTP ports: a connection whose request (or reply) stalls this long is closed");
 ABSL_FLAG(int, http_idle_timeout_seconds, 5, "HTTP ports: a keep-alive connection idle this long is closed");
+ABSL_FLAG(int, http_max_requests_per_connection, 100, "HTTP ports: requests one keep-alive connection may carry");
 ABSL_FLAG(double, shutdown_grace_seconds, 10, "on SIGTERM/SIGINT, how long in-flight calls may finish");
 ABSL_FLAG(int, compute_threads, 0,
           "inference threads, each running whole forward passes (optimized path); 0 means one per core");
@@ -91,6 +92,7 @@ absl::StatusOr<ModelServerOptions> OptionsFromFlags() {
   server.http_connections.max_connections = absl::GetFlag(FLAGS_http_max_connections);
   server.http_connections.read_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_http_read_timeout_ms));
   server.http_connections.idle_timeout = absl::Seconds(absl::GetFlag(FLAGS_http_idle_timeout_seconds));
+  server.http_connections.max_requests_per_connection = absl::GetFlag(FLAGS_http_max_requests_per_connection);
   server.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
   server.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   server.model_name = absl::GetFlag(FLAGS_model_name);

@@ -283,10 +283,12 @@ TEST(Overload, ExcessIsRefusedAtOnceAdmittedStreamsAreExactAndMemoryStaysBounded
     }
   });
 
-  // The gRPC flood: asynchronous calls, paced to offer 16x the capacity
-  // whatever the answers take, from kFloodChannels channels; each call has a
-  // 10 s deadline (a hang is a failure).
-  const double calls_per_second = 16 * capacity / kFloodCallImages;
+  // The gRPC flood: asynchronous calls on a fixed schedule, whatever the
+  // answers take, from kFloodChannels channels; each call has a 10 s deadline
+  // (a hang is a failure). Scheduled for 17x the capacity: the pacer shares
+  // the two cores with the server and falls a little behind; what it offered
+  // is measured, and must reach 16x.
+  const double calls_per_second = 17 * capacity / kFloodCallImages;
   const absl::Duration interval = absl::Seconds(kFloodChannels / calls_per_second);
   const inference::ModelInferRequest flood_request = GrpcInferRequest(kFloodCallImages);
   FloodTally grpc_flood, rest_flood;
@@ -424,7 +426,7 @@ TEST(Overload, ExcessIsRefusedAtOnceAdmittedStreamsAreExactAndMemoryStaysBounded
       grpc_flood.slowest_refusal_us.load() / 1000.0, rest_flood.answered.load(), rest_flood.refused.load(),
       rest_flood.slowest_refusal_us.load() / 1000.0, health_checks.load(), slowest_health_us.load() / 1000.0,
       idle_kib / 1024, peak_kib.load() / 1024, after_kib / 1024);
-  EXPECT_GE(offered, 16 * capacity * 0.9) << "the flood did not reach 16x the capacity";
+  EXPECT_GE(offered, 16 * capacity) << "the flood did not reach 16x the capacity";
   EXPECT_LE(peak_kib.load(), idle_kib + kBoundKiB);
   EXPECT_LE(after_kib, idle_kib * 11 / 10);
 }
