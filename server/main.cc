@@ -1,7 +1,8 @@
-// resnet8_server: converts a Keras .h5 or .keras image classifier at startup, checks it, and
-// serves the resnet8.v1.Evaluator gRPC API with standard health checking.
+// resnet8_server: converts Keras .h5 or .keras image classifiers at startup, checks them, and
+// serves the resnet8.v1.Evaluator gRPC API and the Open Inference Protocol with standard health checking.
 //
 //   resnet8_server --model=pretrainedResnet.h5 [--address=127.0.0.1:50051]
+//   resnet8_server --model_repository=models/   # one model per subfolder, polled for changes
 //
 // Exit codes: 0 after a clean shutdown (SIGTERM or SIGINT); 1 if the model
 // cannot be loaded, fails its self-check, or the address cannot be bound.
@@ -21,7 +22,17 @@
 #include "server/model_server.h"
 #include "server/torch/malloc_tuning.h"
 
-ABSL_FLAG(std::string, model, "", "Keras model to serve, .h5 or .keras (recognized by content) (required)");
+ABSL_FLAG(std::string, model, "",
+          "Keras model to serve, .h5 or .keras (recognized by content), named --model_name; or --model_repository");
+ABSL_FLAG(std::string, model_repository, "",
+          "folder of models to serve, one per subfolder named after the model (a Keras file and an optional "
+          "settings.txt); or --model");
+ABSL_FLAG(std::string, default_model, "",
+          "with --model_repository: the model a request without a model name asks; empty means the first name");
+ABSL_FLAG(double, repository_poll_seconds, 5,
+          "with --model_repository: how often the folder is compared with what is loaded (new and changed models "
+          "load, removed ones unload); 0 turns polling off");
+ABSL_FLAG(int, max_loaded_models, 8, "most models loaded at once; loading one more is refused");
 ABSL_FLAG(std::string, address, "127.0.0.1:50051",
           "HOST:PORT to listen on; port 0 picks a free one. Loopback unless you choose otherwise");
 ABSL_FLAG(int64_t, max_batch_images, 1024, "most images per request batch (1,024 fit gRPC's default 4 MiB)");
@@ -56,7 +67,7 @@ ABSL_FLAG(std::string, http_address, "",
           "HOST:PORT for the Open Inference Protocol's HTTP/REST binding (/v2/...); off when empty; over TLS "
           "with the TLS flags; port 0 picks a free one");
 ABSL_FLAG(std::string, model_name, "resnet8",
-          "the model's name in the Open Inference Protocol (KServe v2): ModelInfer, ModelMetadata, ...");
+          "with --model: the model's name in every API (the Open Inference Protocol's model name)");
 ABSL_FLAG(std::string, input_scale, "1",
           "the model sees pixel * input_scale + input_offset (pixel 0..255): one value, a fraction such as 1/255, "
           "or one per channel (R,G,B). For models trained on x/255: --input_scale=1/255");
@@ -77,6 +88,10 @@ namespace {
 absl::StatusOr<ModelServerOptions> OptionsFromFlags() {
   ModelServerOptions options;
   options.model_path = absl::GetFlag(FLAGS_model);
+  options.repository.folder = absl::GetFlag(FLAGS_model_repository);
+  options.repository.default_model = absl::GetFlag(FLAGS_default_model);
+  options.repository.max_models = absl::GetFlag(FLAGS_max_loaded_models);
+  options.poll_period = absl::Seconds(absl::GetFlag(FLAGS_repository_poll_seconds));
   ASSIGN_OR_RETURN(options.input_transform,
                    ParseInputTransformFlags(absl::GetFlag(FLAGS_input_scale), absl::GetFlag(FLAGS_input_offset)));
   ASSIGN_OR_RETURN(options.precision, ParsePrecisionPolicy(absl::GetFlag(FLAGS_precision)));
@@ -146,7 +161,7 @@ int main(int argc, char** argv) {
 
   absl::SetProgramUsageMessage(
       "Serves a Keras image classifier converted to LibTorch over gRPC.\n"
-      "Usage: resnet8_server --model=PATH.h5|PATH.keras [--address=HOST:PORT]");
+      "Usage: resnet8_server --model=PATH.h5|PATH.keras | --model_repository=DIR [--address=HOST:PORT]");
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);

@@ -32,7 +32,8 @@ struct ServedModel {
   std::string output_name = "output";
   std::string input_value_range;  // how pixels reach the model, in words
   std::vector<float> input_scale{1.0f}, input_offset{0.0f};
-  std::string runtime;  // "LibTorch <version> (CPU, <path>; <precision>)"
+  std::string runtime;    // "LibTorch <version> (CPU, <path>; <precision>)"
+  std::string precision;  // of the served module: "float32" or "float64"
   double convert_seconds = 0;
 };
 

@@ -46,25 +46,55 @@ absl::Status ValidateServerOptions(const ServerOptions& options) {
   return absl::OkStatus();
 }
 
-EvaluatorServer::EvaluatorServer(const ServerOptions& options, const ImageClassifier& classifier, ServedModel model,
-                                 ServiceMetrics* metrics)
+EvaluatorServer::EvaluatorServer(const ServerOptions& options, ModelRepository* models, ServiceMetrics* metrics)
     : options_(options),
       own_metrics_(metrics == nullptr ? std::make_unique<ServiceMetrics>() : nullptr),
       metrics_(metrics == nullptr ? own_metrics_.get() : metrics),
-      admission_(options.limits.max_queued_images),
-      core_(classifier, model.class_names, model.sha256, options.limits, &admission_),
-      service_(core_, model, options.auth_token, metrics_),
-      inference_core_(classifier, model, options.model_name, options.limits, &admission_),
-      inference_service_(inference_core_, options.auth_token, metrics_) {}
+      models_(*models),
+      service_(*models, options.limits, options.auth_token, metrics_),
+      inference_service_(*models, options.auth_token, metrics_) {}
 
 absl::StatusOr<std::unique_ptr<EvaluatorServer>> EvaluatorServer::Start(const ServerOptions& options,
                                                                         const ImageClassifier& classifier,
                                                                         ServedModel model, ServiceMetrics* metrics) {
   if (absl::Status status = ValidateServerOptions(options); !status.ok()) return status;
-  std::unique_ptr<EvaluatorServer> server(new EvaluatorServer(options, classifier, model, metrics));
-  server->metrics_->SetModel(model);
+  OwnModels own;
+  own.admission = std::make_unique<AdmissionGate>(options.limits.max_queued_images);
+  own.models = std::make_unique<ModelRepository>(
+      [](const ModelSource& source) -> absl::StatusOr<LoadedClassifier> {
+        return absl::FailedPreconditionError(
+            absl::StrCat("model '", source.name, "' is a fixed classifier; it cannot be loaded again"));
+      },
+      RepositoryOptions{}, options.limits, own.admission.get());
+  LoadedClassifier loaded;
+  // Not owned: the caller keeps the classifier alive.
+  loaded.classifier = std::shared_ptr<const ImageClassifier>(&classifier, [](const ImageClassifier*) {});
+  loaded.description = std::move(model);
+  loaded.self_check.passed = true;
+  loaded.self_check.detail = "not run: a classifier given to the server directly";
+  if (absl::Status added = own.models->AddLoaded(options.model_name, std::move(loaded)); !added.ok()) return added;
+  ModelRepository* models = own.models.get();
+  absl::StatusOr<std::unique_ptr<EvaluatorServer>> server = Start(options, models, metrics);
+  if (server.ok()) (*server)->own_models_ = std::move(own);
+  return server;
+}
+
+absl::StatusOr<std::unique_ptr<EvaluatorServer>> EvaluatorServer::Start(const ServerOptions& options,
+                                                                        ModelRepository* models,
+                                                                        ServiceMetrics* metrics) {
+  if (absl::Status status = ValidateServerOptions(options); !status.ok()) return status;
+  std::unique_ptr<EvaluatorServer> server(new EvaluatorServer(options, models, metrics));
+  ServiceMetrics* counted = server->metrics_;
+  auto publish = [models, counted] {
+    std::vector<ServiceMetrics::LoadedModelInfo> loaded;
+    for (const std::shared_ptr<const ModelVersion>& version : models->Ready()) {
+      loaded.push_back({version->name(), version->version(), version->description()});
+    }
+    counted->SetModels(loaded);
+  };
+  models->set_on_change(publish);
+  publish();
   if (!options.metrics_address.empty()) {
-    ServiceMetrics* counted = server->metrics_;
     absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http = MetricsHttpServer::Start(
         options.metrics_address, [counted] { return counted->RenderPrometheus(); }, options.http_connections);
     if (!http.ok()) return http.status();
@@ -82,7 +112,7 @@ absl::StatusOr<std::unique_ptr<EvaluatorServer>> EvaluatorServer::Start(const Se
     http.connections = options.http_connections;
     EvaluatorServer* self = server.get();
     absl::StatusOr<std::unique_ptr<InferenceHttpServer>> started = InferenceHttpServer::Start(
-        http, server->inference_core_, [self] { return self->serving_.load(); }, server->metrics_);
+        http, server->models_, [self] { return self->serving_.load(); }, server->metrics_);
     if (!started.ok()) return started.status();
     server->inference_http_ = std::move(*started);
   }

@@ -1,11 +1,11 @@
-// The server's lifecycle around one classifier: listen, report health, serve
-// the Evaluator service and the Open Inference Protocol (KServe v2) on the
-// same port, and shut down cleanly.
+// The server's lifecycle around a model repository: listen, report health,
+// serve the Evaluator service and the Open Inference Protocol (KServe v2) on
+// the same port, and shut down cleanly.
 //
 //   ServerOptions options;                 // defaults documented below
 //   options.address = "127.0.0.1:0";      // port 0 picks a free port
-//   ASSIGN_OR_RETURN(auto server, EvaluatorServer::Start(options, classifier, info));
-//   server->SetServing(true);              // after the self-check
+//   ASSIGN_OR_RETURN(auto server, EvaluatorServer::Start(options, &models, &metrics));
+//   server->SetServing(true);              // after the startup models are loaded
 //   ... server->port() ...
 //   server->Shutdown();                    // NOT_SERVING, drain, stop
 //
@@ -28,12 +28,11 @@
 #include "absl/time/time.h"
 #include "common/image_classifier.h"
 #include "resnet8/v1/evaluator.pb.h"
-#include "server/evaluator/evaluator_core.h"
 #include "server/evaluator/evaluator_service.h"
 #include "server/http/metrics_http.h"
-#include "server/inference/inference_core.h"
 #include "server/inference/inference_http.h"
 #include "server/inference/inference_service.h"
+#include "server/repository/model_repository.h"
 #include "server/service_metrics.h"
 
 namespace resnet8 {
@@ -56,7 +55,7 @@ struct ServerOptions {
   // HOST:PORT of the Prometheus endpoint (GET /metrics, see
   // service_metrics.h); empty means none. Port 0 picks a free port.
   std::string metrics_address;
-  // The model's name in the Open Inference Protocol (inference_service.h).
+  // The name of the one model of the single-classifier Start().
   std::string model_name = "resnet8";
   // HOST:PORT of the protocol's HTTP/REST binding (inference_http.h), over
   // TLS when the gRPC port is; empty means none. Port 0 picks a free port.
@@ -70,12 +69,18 @@ absl::Status ValidateServerOptions(const ServerOptions& options);
 
 class EvaluatorServer {
  public:
-  // Starts listening with health NOT_SERVING. `classifier` must outlive the
+  // Starts listening with health NOT_SERVING, serving the models of
+  // `models` (which must outlive the server). `metrics`, if given, must
+  // outlive the server and may also be fed by others (the classifiers' queue
+  // and compute times); otherwise the server keeps its own. The server sets
+  // `models`' change callback, to keep the metrics' model list current.
+  // Errors: INVALID_ARGUMENT for bad options; UNAVAILABLE if an address
+  // cannot be bound.
+  static absl::StatusOr<std::unique_ptr<EvaluatorServer>> Start(const ServerOptions& options, ModelRepository* models,
+                                                                ServiceMetrics* metrics = nullptr);
+  // The same around one classifier, served as options.model_name with a
+  // passed self-check (tests and embedders); `classifier` must outlive the
   // server; `model` is what GetModelInfo and /metrics describe.
-  // `metrics`, if given, must outlive the server and may also be fed by
-  // others (the classifier's queue and compute times); otherwise the server
-  // keeps its own. Errors: INVALID_ARGUMENT for bad options; UNAVAILABLE if
-  // an address cannot be bound.
   static absl::StatusOr<std::unique_ptr<EvaluatorServer>> Start(const ServerOptions& options,
                                                                 const ImageClassifier& classifier, ServedModel model,
                                                                 ServiceMetrics* metrics = nullptr);
@@ -89,8 +94,6 @@ class EvaluatorServer {
   // Where the REST binding answers, "" without ServerOptions::http_address.
   std::string http_address() const { return inference_http_ ? inference_http_->address() : ""; }
 
-  // Records the startup self-check for GetModelInfo. Thread-safe.
-  void SetSelfCheck(CheckResult self_check) { service_.SetSelfCheck(std::move(self_check)); }
   // Flips health and the service's readiness together. Thread-safe.
   void SetServing(bool serving);
   // Health NOT_SERVING, stop accepting calls, let in-flight calls finish within
@@ -99,16 +102,19 @@ class EvaluatorServer {
   void Shutdown();
 
  private:
-  EvaluatorServer(const ServerOptions& options, const ImageClassifier& classifier, ServedModel model,
-                  ServiceMetrics* metrics);
+  EvaluatorServer(const ServerOptions& options, ModelRepository* models, ServiceMetrics* metrics);
 
+  // The single-classifier Start()'s own gate and repository.
+  struct OwnModels {
+    std::unique_ptr<AdmissionGate> admission;
+    std::unique_ptr<ModelRepository> models;
+  };
+  OwnModels own_models_;
   ServerOptions options_;
   std::unique_ptr<ServiceMetrics> own_metrics_;  // when none was given
   ServiceMetrics* metrics_;
-  AdmissionGate admission_;  // shared by Classify and ModelInfer (both bindings)
-  EvaluatorCore core_;
+  ModelRepository& models_;
   EvaluatorService service_;
-  InferenceCore inference_core_;
   InferenceService inference_service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;

@@ -69,14 +69,19 @@ void Histogram::Render(absl::string_view name, absl::string_view labels, std::st
   absl::StrAppend(out, name, "_count", braces, " ", count_, "\n");
 }
 
-ServiceMetrics::ServiceMetrics() : queue_seconds_(kSecondsBuckets), compute_seconds_(kSecondsBuckets) {}
+ServiceMetrics::ServiceMetrics() = default;
 
-void ServiceMetrics::SetModel(const ServedModel& model) {
+void ServiceMetrics::SetModels(const std::vector<LoadedModelInfo>& models) {
+  std::vector<std::string> labels;
+  for (const LoadedModelInfo& loaded : models) {
+    const ServedModel& model = loaded.model;
+    labels.push_back(absl::StrCat("model=\"", Escape(loaded.name), "\",version=\"", loaded.version, "\",sha256=\"",
+                                  Escape(model.sha256), "\",file=\"", Escape(model.file), "\",keras_version=\"",
+                                  Escape(model.keras_version), "\",runtime=\"", Escape(model.runtime), "\",outputs=\"",
+                                  model.outputs_are_logits ? "logits" : "probabilities", "\""));
+  }
   absl::MutexLock lock(&mutex_);
-  model_labels_ =
-      absl::StrCat("sha256=\"", Escape(model.sha256), "\",file=\"", Escape(model.file), "\",keras_version=\"",
-                   Escape(model.keras_version), "\",runtime=\"", Escape(model.runtime), "\",outputs=\"",
-                   model.outputs_are_logits ? "logits" : "probabilities", "\"");
+  model_labels_ = std::move(labels);
 }
 
 void ServiceMetrics::SetServing(bool serving) {
@@ -91,21 +96,41 @@ void ServiceMetrics::RecordCall(absl::string_view method, int grpc_code, absl::D
       .first->second.Observe(absl::ToDoubleSeconds(duration));
 }
 
-void ServiceMetrics::RecordBatch(absl::string_view method, int64_t images) {
+void ServiceMetrics::RecordBatch(absl::string_view method, absl::string_view model, int64_t images) {
   absl::MutexLock lock(&mutex_);
-  images_[std::string(method)] += static_cast<uint64_t>(images);
+  images_[{std::string(method), std::string(model)}] += static_cast<uint64_t>(images);
   batch_images_.try_emplace(std::string(method), kImageBuckets).first->second.Observe(static_cast<double>(images));
 }
 
-void ServiceMetrics::RecordInference(absl::Duration queue, absl::Duration compute) {
+void ServiceMetrics::RecordInference(absl::string_view model, absl::Duration queue, absl::Duration compute) {
   absl::MutexLock lock(&mutex_);
-  queue_seconds_.Observe(absl::ToDoubleSeconds(queue));
-  compute_seconds_.Observe(absl::ToDoubleSeconds(compute));
+  queue_seconds_.try_emplace(std::string(model), kSecondsBuckets).first->second.Observe(absl::ToDoubleSeconds(queue));
+  compute_seconds_.try_emplace(std::string(model), kSecondsBuckets)
+      .first->second.Observe(absl::ToDoubleSeconds(compute));
 }
 
 ServiceMetrics::InferenceTotals ServiceMetrics::Inferences() const {
   absl::MutexLock lock(&mutex_);
-  return {compute_seconds_.count(), absl::Seconds(queue_seconds_.sum()), absl::Seconds(compute_seconds_.sum())};
+  InferenceTotals totals;
+  for (const auto& [model, histogram] : queue_seconds_) totals.queue += absl::Seconds(histogram.sum());
+  for (const auto& [model, histogram] : compute_seconds_) {
+    totals.calls += histogram.count();
+    totals.compute += absl::Seconds(histogram.sum());
+  }
+  return totals;
+}
+
+ServiceMetrics::InferenceTotals ServiceMetrics::Inferences(absl::string_view model) const {
+  absl::MutexLock lock(&mutex_);
+  InferenceTotals totals;
+  if (auto queue = queue_seconds_.find(std::string(model)); queue != queue_seconds_.end()) {
+    totals.queue = absl::Seconds(queue->second.sum());
+  }
+  if (auto compute = compute_seconds_.find(std::string(model)); compute != compute_seconds_.end()) {
+    totals.calls = compute->second.count();
+    totals.compute = absl::Seconds(compute->second.sum());
+  }
+  return totals;
 }
 
 void ServiceMetrics::StreamOpened() {
@@ -130,25 +155,30 @@ std::string ServiceMetrics::RenderPrometheus() const {
   for (const auto& [method, histogram] : request_seconds_) {
     histogram.Render("resnet8_request_seconds", absl::StrCat("method=\"", method, "\""), &out);
   }
-  Header("resnet8_images_classified_total", "counter", "Images answered, by method.", &out);
-  for (const auto& [method, count] : images_) {
-    absl::StrAppend(&out, "resnet8_images_classified_total{method=\"", method, "\"} ", count, "\n");
+  Header("resnet8_images_classified_total", "counter", "Images answered, by method and model.", &out);
+  for (const auto& [key, count] : images_) {
+    absl::StrAppend(&out, "resnet8_images_classified_total{method=\"", key.first, "\",model=\"", Escape(key.second),
+                    "\"} ", count, "\n");
   }
   Header("resnet8_batch_images", "histogram", "Images per request (per batch of a stream).", &out);
   for (const auto& [method, histogram] : batch_images_) {
     histogram.Render("resnet8_batch_images", absl::StrCat("method=\"", method, "\""), &out);
   }
-  Header("resnet8_inference_queue_seconds", "histogram", "Time a batch waited for the compute thread.", &out);
-  queue_seconds_.Render("resnet8_inference_queue_seconds", "", &out);
-  Header("resnet8_inference_compute_seconds", "histogram", "Time a batch spent on the compute thread.", &out);
-  compute_seconds_.Render("resnet8_inference_compute_seconds", "", &out);
+  Header("resnet8_inference_queue_seconds", "histogram", "Time a batch waited for the compute thread, by model.", &out);
+  for (const auto& [model, histogram] : queue_seconds_) {
+    histogram.Render("resnet8_inference_queue_seconds", absl::StrCat("model=\"", Escape(model), "\""), &out);
+  }
+  Header("resnet8_inference_compute_seconds", "histogram", "Time a batch spent on the compute thread, by model.", &out);
+  for (const auto& [model, histogram] : compute_seconds_) {
+    histogram.Render("resnet8_inference_compute_seconds", absl::StrCat("model=\"", Escape(model), "\""), &out);
+  }
   Header("resnet8_evaluate_streams_in_flight", "gauge", "EvaluateDataset streams open now.", &out);
   absl::StrAppend(&out, "resnet8_evaluate_streams_in_flight ", streams_in_flight_, "\n");
   Header("resnet8_serving", "gauge", "1 when the health status is SERVING.", &out);
   absl::StrAppend(&out, "resnet8_serving ", serving_ ? 1 : 0, "\n");
   if (!model_labels_.empty()) {
-    Header("resnet8_model_info", "gauge", "The served model, as labels.", &out);
-    absl::StrAppend(&out, "resnet8_model_info{", model_labels_, "} 1\n");
+    Header("resnet8_model_info", "gauge", "The loaded models, as labels.", &out);
+    for (const std::string& labels : model_labels_) absl::StrAppend(&out, "resnet8_model_info{", labels, "} 1\n");
   }
   return out;
 }

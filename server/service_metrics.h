@@ -4,13 +4,13 @@
 //
 //   resnet8_requests_total{method,code}          calls finished, by gRPC method and status code
 //   resnet8_request_seconds{method}              histogram of call durations
-//   resnet8_images_classified_total{method}      images answered
+//   resnet8_images_classified_total{method,model} images answered
 //   resnet8_batch_images{method}                 histogram of images per request (per batch for streams)
-//   resnet8_inference_queue_seconds              histogram: waiting for the compute thread
-//   resnet8_inference_compute_seconds            histogram: on the compute thread
+//   resnet8_inference_queue_seconds{model}       histogram: waiting for the compute thread
+//   resnet8_inference_compute_seconds{model}     histogram: on the compute thread
 //   resnet8_evaluate_streams_in_flight           gauge
 //   resnet8_serving                              gauge, 1 when health is SERVING
-//   resnet8_model_info{sha256,file,keras_version,runtime,outputs} 1
+//   resnet8_model_info{model,version,sha256,file,keras_version,runtime,outputs} 1, one per loaded model
 //
 //   ServiceMetrics metrics;
 //   metrics.RecordCall("Classify", grpc::StatusCode::OK, absl::Milliseconds(2));
@@ -54,35 +54,42 @@ class ServiceMetrics {
  public:
   ServiceMetrics();
 
-  void SetModel(const ServedModel& model);
+  // The loaded models, replacing the previous set.
+  struct LoadedModelInfo {
+    std::string name;
+    int64_t version = 0;
+    ServedModel model;
+  };
+  void SetModels(const std::vector<LoadedModelInfo>& models);
   void SetServing(bool serving);
   void RecordCall(absl::string_view method, int grpc_code, absl::Duration duration);
-  void RecordBatch(absl::string_view method, int64_t images);
-  void RecordInference(absl::Duration queue, absl::Duration compute);
+  void RecordBatch(absl::string_view method, absl::string_view model, int64_t images);
+  void RecordInference(absl::string_view model, absl::Duration queue, absl::Duration compute);
   void StreamOpened();
   void StreamClosed();
 
   std::string RenderPrometheus() const;
 
-  // Every classifier call so far, whichever API asked: how many, and their
-  // total time waiting for and on the compute thread.
+  // Classifier calls so far, whichever API asked: how many, and their total
+  // time waiting for and on the compute thread; of every model, or of one.
   struct InferenceTotals {
     uint64_t calls = 0;
     absl::Duration queue, compute;
   };
   InferenceTotals Inferences() const;
+  InferenceTotals Inferences(absl::string_view model) const;
 
  private:
   mutable absl::Mutex mutex_;
   std::map<std::pair<std::string, int>, uint64_t> requests_ ABSL_GUARDED_BY(mutex_);
   std::map<std::string, Histogram> request_seconds_ ABSL_GUARDED_BY(mutex_);
-  std::map<std::string, uint64_t> images_ ABSL_GUARDED_BY(mutex_);
+  std::map<std::pair<std::string, std::string>, uint64_t> images_ ABSL_GUARDED_BY(mutex_);  // method, model
   std::map<std::string, Histogram> batch_images_ ABSL_GUARDED_BY(mutex_);
-  Histogram queue_seconds_ ABSL_GUARDED_BY(mutex_);
-  Histogram compute_seconds_ ABSL_GUARDED_BY(mutex_);
+  std::map<std::string, Histogram> queue_seconds_ ABSL_GUARDED_BY(mutex_);    // by model
+  std::map<std::string, Histogram> compute_seconds_ ABSL_GUARDED_BY(mutex_);  // by model
   int64_t streams_in_flight_ ABSL_GUARDED_BY(mutex_) = 0;
   bool serving_ ABSL_GUARDED_BY(mutex_) = false;
-  std::string model_labels_ ABSL_GUARDED_BY(mutex_);
+  std::vector<std::string> model_labels_ ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace resnet8

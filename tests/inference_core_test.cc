@@ -19,7 +19,7 @@ using Request = inference::ModelInferRequest;
 
 class InferenceCoreTest : public ::testing::Test {
  protected:
-  InferenceCoreTest() : core_(classifier_, FakeServedModel(), "resnet8", {.max_batch_images = 4}) {}
+  InferenceCoreTest() : core_(classifier_, FakeServedModel(), "resnet8", "1", {.max_batch_images = 4}) {}
 
   // `count` images whose bytes all equal image index + 3 (fake class 3, 4, ...).
   static Request RawRequest(int64_t count, const std::string& datatype = "UINT8") {

@@ -59,15 +59,16 @@ TEST(ServiceMetrics, ScrapedAfterCallsCountsThemByMethodAndCode) {
            "resnet8_requests_total{method=\"Classify\",code=\"OK\"} 2\n",
            "resnet8_requests_total{method=\"Classify\",code=\"INVALID_ARGUMENT\"} 1\n",
            "resnet8_requests_total{method=\"EvaluateDataset\",code=\"OK\"} 1\n",
-           "resnet8_images_classified_total{method=\"Classify\"} 4\n",
-           "resnet8_images_classified_total{method=\"EvaluateDataset\"} 10\n",
+           "resnet8_images_classified_total{method=\"Classify\",model=\"resnet8\"} 4\n",
+           "resnet8_images_classified_total{method=\"EvaluateDataset\",model=\"resnet8\"} 10\n",
            "resnet8_batch_images_bucket{method=\"EvaluateDataset\",le=\"2\"} 1\n",
            "resnet8_batch_images_bucket{method=\"EvaluateDataset\",le=\"4\"} 3\n",
            "resnet8_batch_images_count{method=\"EvaluateDataset\"} 3\n",
            "resnet8_request_seconds_count{method=\"Classify\"} 3\n",
            "resnet8_evaluate_streams_in_flight 0\n",
            "resnet8_serving 1\n",
-           "resnet8_model_info{sha256=\"abc123\",file=\"model.h5\",keras_version=\"\",runtime=\"\",outputs="
+           "resnet8_model_info{model=\"resnet8\",version=\"1\",sha256=\"abc123\",file=\"model.h5\",keras_version=\"\","
+           "runtime=\"\",outputs="
            "\"probabilities\"} 1\n",
            "# TYPE resnet8_request_seconds histogram\n",
        }) {

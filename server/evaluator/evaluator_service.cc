@@ -4,6 +4,9 @@
 #include <grpcpp/support/method_handler.h>
 #include <grpcpp/support/proto_buffer_reader.h>
 
+#include <memory>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -35,8 +38,12 @@ grpc::Status Send(const google::protobuf::Message& message, Writer* writer) {
   return writer->Write(buffer) ? grpc::Status::OK : kClientGone;
 }
 
-v1::ModelInfo ToWireModelInfo(const ServedModel& model, const CheckResult& self_check, const ServiceLimits& limits) {
+v1::ModelInfo ToWireModelInfo(const ModelVersion& version, const ServiceLimits& limits) {
+  const ServedModel& model = version.description();
+  const CheckResult& self_check = version.self_check();
   v1::ModelInfo info;
+  info.set_model_name(version.name());
+  info.set_model_version(static_cast<uint64_t>(version.version()));
   info.set_model_sha256(model.sha256);
   info.set_model_file(model.file);
   info.set_keras_version(model.keras_version);
@@ -67,9 +74,9 @@ v1::ModelInfo ToWireModelInfo(const ServedModel& model, const CheckResult& self_
 
 }  // namespace
 
-EvaluatorService::EvaluatorService(const EvaluatorCore& core, ServedModel model, std::string auth_token,
+EvaluatorService::EvaluatorService(const ModelRepository& models, ServiceLimits limits, std::string auth_token,
                                    ServiceMetrics* metrics)
-    : core_(core), token_(auth_token), metrics_(metrics), model_(std::move(model)) {
+    : models_(models), limits_(limits), token_(auth_token), metrics_(metrics) {
   // The raw handlers replace the generated ones; a "streamed" unary method
   // still looks like a plain unary call to clients.
   MarkMethodStreamed(MethodIndex("Classify"),
@@ -103,10 +110,12 @@ grpc::Status EvaluatorService::DoClassify(grpc::ServerContext* context, RawUnary
   grpc::ProtoBufferReader input(&raw);
   if (absl::Status bad = ParseRequest(input, request, "the request"); !bad.ok()) return ToGrpcStatus(bad);
   if (context->IsCancelled()) return kClientGone;
+  absl::StatusOr<std::shared_ptr<const ModelVersion>> model = models_.Find(request.model_name());
+  if (!model.ok()) return ToGrpcStatus(model.status());
   v1::ClassifyResponse response;
-  absl::Status status = core_.Classify(request, &response);
+  absl::Status status = (*model)->evaluator().Classify(request, &response);
   if (!status.ok()) return ToGrpcStatus(status);
-  if (metrics_ != nullptr) metrics_->RecordBatch("Classify", response.predictions_size());
+  if (metrics_ != nullptr) metrics_->RecordBatch("Classify", (*model)->name(), response.predictions_size());
   return Send(response, call);
 }
 
@@ -127,13 +136,16 @@ grpc::Status EvaluatorService::DoEvaluateDataset(grpc::ServerContext* context, R
       if (metrics != nullptr) metrics->StreamClosed();
     }
   } slot{open_streams_, metrics_};
-  const int64_t limit = core_.limits().max_concurrent_streams;
+  const int64_t limit = limits_.max_concurrent_streams;
   if (slot.count > limit) {
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                         absl::StrCat("the server is at its limit of ", limit,
                                      " concurrent EvaluateDataset streams; retry when one has finished"));
   }
-  EvaluatorCore::Evaluation evaluation = core_.StartEvaluation();
+  // The model is chosen by the first message and held for the whole stream:
+  // a swap meanwhile does not change it.
+  std::shared_ptr<const ModelVersion> model;
+  std::optional<EvaluatorCore::Evaluation> evaluation;
   grpc::ByteBuffer raw;
   v1::EvaluateRequest request;
   v1::EvaluateResponse response;
@@ -142,34 +154,53 @@ grpc::Status EvaluatorService::DoEvaluateDataset(grpc::ServerContext* context, R
     // cancels every call, which ends here too.
     if (context->IsCancelled()) return kClientGone;
     grpc::ProtoBufferReader input(&raw);
-    absl::Status status = ParseRequest(input, request, absl::StrCat("message ", number, " of the stream"));
+    const std::string message = absl::StrCat("message ", number, " of the stream");
+    absl::Status status = ParseRequest(input, request, message);
+    if (status.ok() && model == nullptr) {
+      absl::StatusOr<std::shared_ptr<const ModelVersion>> found =
+          models_.Find(request.model_name(), request.model_version() == 0 ? "" : absl::StrCat(request.model_version()));
+      if (found.ok()) {
+        model = *std::move(found);
+        evaluation.emplace(model->evaluator().StartEvaluation());
+      }
+      status = found.status();
+    } else if (status.ok() && !request.model_name().empty() && request.model_name() != model->name()) {
+      status = absl::InvalidArgumentError(absl::StrCat(message, " names model '", request.model_name(),
+                                                       "'; the stream runs on '", model->name(),
+                                                       "', which its first message chose"));
+    }
     if (status.ok()) {
       response.Clear();
-      status = evaluation.AddBatch(request, &response);
+      status = evaluation->AddBatch(request, &response);
     }
     if (!status.ok()) return ToGrpcStatus(status);
-    if (metrics_ != nullptr) metrics_->RecordBatch("EvaluateDataset", response.predictions_size());
+    if (metrics_ != nullptr) metrics_->RecordBatch("EvaluateDataset", model->name(), response.predictions_size());
     if (grpc::Status sent = Send(response, stream); !sent.ok()) return sent;
   }
   // Read() returns false after a clean half-close, and also when the call was
   // cancelled: only the half-close earns the final report.
   if (context->IsCancelled()) return kClientGone;
   response.Clear();
-  evaluation.Finish(&response);
+  if (model == nullptr) {
+    // An empty stream: the report of no images, from the default model.
+    absl::StatusOr<std::shared_ptr<const ModelVersion>> found = models_.Find("");
+    if (!found.ok()) return ToGrpcStatus(found.status());
+    model = *std::move(found);
+    evaluation.emplace(model->evaluator().StartEvaluation());
+  }
+  evaluation->Finish(&response);
+  response.mutable_report()->set_model_name(model->name());
+  response.mutable_report()->set_model_version(static_cast<uint64_t>(model->version()));
   return Send(response, stream);
 }
 
-void EvaluatorService::SetSelfCheck(CheckResult self_check) {
-  absl::MutexLock lock(&self_check_mutex_);
-  self_check_ = std::move(self_check);
-}
-
-grpc::Status EvaluatorService::GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest*,
+grpc::Status EvaluatorService::GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest* request,
                                             v1::ModelInfo* response) {
   return Counted("GetModelInfo", [&] {
     if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
-    absl::MutexLock lock(&self_check_mutex_);
-    *response = ToWireModelInfo(model_, self_check_, core_.limits());
+    absl::StatusOr<std::shared_ptr<const ModelVersion>> model = models_.Find(request->model_name());
+    if (!model.ok()) return ToGrpcStatus(model.status());
+    *response = ToWireModelInfo(**model, limits_);
     return grpc::Status::OK;
   });
 }

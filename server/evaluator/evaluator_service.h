@@ -19,28 +19,25 @@
 
 #include <atomic>
 
-#include "absl/synchronization/mutex.h"
 #include "resnet8/v1/evaluator.grpc.pb.h"
 #include "server/bearer_token.h"
-#include "server/evaluator/evaluator_core.h"
-#include "server/served_model.h"
+#include "server/repository/model_repository.h"
 #include "server/service_metrics.h"
 
 namespace resnet8 {
 
 class EvaluatorService final : public v1::Evaluator::Service {
  public:
-  // `core` must outlive the service. Starts not ready. A non-empty
-  // `auth_token` makes every call require "authorization: Bearer <token>".
-  // `metrics`, if not null, must outlive the service; every call is counted.
-  // GetModelInfo answers with `model`, the core's limits and the self-check.
-  EvaluatorService(const EvaluatorCore& core, ServedModel model, std::string auth_token = "",
+  // `models` must outlive the service; each call asks the model its request
+  // names. Starts not ready. A non-empty `auth_token` makes every call
+  // require "authorization: Bearer <token>". `metrics`, if not null, must
+  // outlive the service; every call is counted. `limits` are the server's,
+  // which GetModelInfo reports and EvaluateDataset's stream count obeys.
+  EvaluatorService(const ModelRepository& models, ServiceLimits limits, std::string auth_token = "",
                    ServiceMetrics* metrics = nullptr);
 
   // Thread-safe.
   void SetReady(bool ready) { ready_.store(ready); }
-  // Records the startup self-check that GetModelInfo reports. Thread-safe.
-  void SetSelfCheck(CheckResult self_check);
 
   grpc::Status GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest* request,
                             v1::ModelInfo* response) override;
@@ -54,12 +51,10 @@ class EvaluatorService final : public v1::Evaluator::Service {
   template <typename Handler>
   grpc::Status Counted(absl::string_view method, Handler handler);
 
-  const EvaluatorCore& core_;
+  const ModelRepository& models_;
+  const ServiceLimits limits_;
   const BearerToken token_;
   ServiceMetrics* const metrics_;
-  const ServedModel model_;
-  absl::Mutex self_check_mutex_;
-  CheckResult self_check_ ABSL_GUARDED_BY(self_check_mutex_);
   std::atomic<bool> ready_{false};
   std::atomic<int64_t> open_streams_{0};
 };

@@ -111,9 +111,10 @@ absl::StatusOr<Pixels> ReadPixels(const InputTensor& input, const std::string* r
 }  // namespace
 
 InferenceCore::InferenceCore(const ImageClassifier& classifier, const ServedModel& model, std::string name,
-                             ServiceLimits limits, AdmissionGate* admission)
+                             std::string version, ServiceLimits limits, AdmissionGate* admission)
     : classifier_(classifier),
       name_(std::move(name)),
+      version_(std::move(version)),
       input_name_(model.input_name),
       output_name_(model.output_name),
       class_names_(model.class_names),
@@ -124,20 +125,21 @@ absl::Status InferenceCore::FindModel(absl::string_view name, absl::string_view 
   if (name != name_) {
     return absl::NotFoundError(absl::StrCat("no model named '", name, "'; this server serves '", name_, "'"));
   }
-  if (!version.empty() && version != kInferenceModelVersion) {
+  if (!version.empty() && version != version_) {
     return absl::NotFoundError(
-        absl::StrCat("model '", name_, "' has no version '", version, "'; it has version ", kInferenceModelVersion));
+        absl::StrCat("model '", name_, "' has no version '", version, "'; it has version ", version_));
   }
   return absl::OkStatus();
 }
 
-inference::ServerMetadataResponse InferenceCore::ServerMetadata() const {
+inference::ServerMetadataResponse InferenceServerMetadata() {
   inference::ServerMetadataResponse metadata;
   metadata.set_name("resnet8_server");
   metadata.set_version("1");
   // binary_tensor_data is the REST binding's form of what gRPC's raw
   // contents carry; Triton lists one set for both bindings too.
-  for (const char* extension : {"classification", "binary_tensor_data", "model_configuration", "statistics"}) {
+  for (const char* extension :
+       {"classification", "binary_tensor_data", "model_configuration", "model_repository", "statistics"}) {
     metadata.add_extensions(extension);
   }
   return metadata;
@@ -146,7 +148,7 @@ inference::ServerMetadataResponse InferenceCore::ServerMetadata() const {
 inference::ModelMetadataResponse InferenceCore::Metadata() const {
   inference::ModelMetadataResponse metadata;
   metadata.set_name(name_);
-  metadata.add_versions(kInferenceModelVersion);
+  metadata.add_versions(version_);
   metadata.set_platform(kPlatform);
   auto* input = metadata.add_inputs();
   input->set_name(input_name_);
@@ -209,7 +211,7 @@ inference::ModelStatisticsResponse InferenceCore::Statistics(uint64_t calls, abs
   inference::ModelStatisticsResponse response;
   inference::ModelStatistics* stats = response.add_model_stats();
   stats->set_name(name_);
-  stats->set_version(kInferenceModelVersion);
+  stats->set_version(version_);
   absl::MutexLock lock(&mutex_);
   stats->set_last_inference(totals_.last_ms);
   stats->set_inference_count(totals_.images);
@@ -311,7 +313,7 @@ absl::Status InferenceCore::InferUncounted(const inference::ModelInferRequest& r
   RETURN_IF_ERROR(classifier_.Classify(batch, absl::MakeSpan(probabilities)));
 
   response->set_model_name(name_);
-  response->set_model_version(kInferenceModelVersion);
+  response->set_model_version(version_);
   response->set_id(request.id());
   for (int64_t k : top_k) {
     OutputTensor* output = response->add_outputs();

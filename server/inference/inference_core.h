@@ -11,7 +11,7 @@
 // a logits model). The classification extension answers BYTES
 // "value:index:label", top-k per image, best first.
 //
-//   InferenceCore core(classifier, served_model, "resnet8", limits);
+//   InferenceCore core(classifier, served_model, "resnet8", "1", limits);
 //   RETURN_IF_ERROR(core.Infer(request, &response));
 #ifndef RESNET8_SERVER_INFERENCE_INFERENCE_CORE_H_
 #define RESNET8_SERVER_INFERENCE_INFERENCE_CORE_H_
@@ -29,24 +29,23 @@
 
 namespace resnet8 {
 
-inline constexpr char kInferenceModelVersion[] = "1";
+// The server's name, version and protocol extensions, the same over both
+// bindings and whichever models it holds.
+inference::ServerMetadataResponse InferenceServerMetadata();
 
 class InferenceCore {
  public:
-  // `classifier` must outlive the core; `name` is the model's name in the
-  // protocol (the server's --model_name).
+  // `classifier` must outlive the core; `name` and `version` are the
+  // model's in the protocol (model_repository.h numbers the versions).
   // Infer calls pass `admission` (which must outlive the core) first; without
   // one every call is admitted.
-  InferenceCore(const ImageClassifier& classifier, const ServedModel& model, std::string name, ServiceLimits limits,
-                AdmissionGate* admission = nullptr);
+  InferenceCore(const ImageClassifier& classifier, const ServedModel& model, std::string name, std::string version,
+                ServiceLimits limits, AdmissionGate* admission = nullptr);
 
-  // OK when `name` is this model and `version` is "" or "1"; NOT_FOUND
-  // naming what was asked otherwise.
+  // OK when `name` is this model and `version` is "" or its version;
+  // NOT_FOUND naming what was asked otherwise.
   absl::Status FindModel(absl::string_view name, absl::string_view version) const;
 
-  // The server's name, version and protocol extensions, the same over both
-  // bindings.
-  inference::ServerMetadataResponse ServerMetadata() const;
   inference::ModelMetadataResponse Metadata() const;
   inference::ModelConfigResponse Config() const;
 
@@ -60,6 +59,7 @@ class InferenceCore {
                      int64_t* images = nullptr) const;
 
   const std::string& name() const { return name_; }
+  const std::string& version() const { return version_; }
 
   // Triton's cumulative statistics: Infer()'s successes and failures from
   // both bindings, with the classifier's `queue` and `compute` totals over
@@ -72,6 +72,7 @@ class InferenceCore {
 
   const ImageClassifier& classifier_;
   std::string name_;
+  std::string version_;
   std::string input_name_;
   std::string output_name_;
   std::vector<std::string> class_names_;

@@ -10,6 +10,8 @@
 #include "absl/time/clock.h"
 #include "server/bearer_token.h"
 #include "server/http/http_listener.h"
+#include "server/inference/inference_core.h"
+#include "server/inference/inference_repository.h"
 #include "server/inference/rest_codec.h"
 
 namespace resnet8 {
@@ -46,7 +48,7 @@ absl::Status LoadTls(const InferenceHttpOptions& options, X509** certificate, EV
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<InferenceHttpServer>> InferenceHttpServer::Start(const InferenceHttpOptions& options,
-                                                                                const InferenceCore& core,
+                                                                                ModelRepository& models,
                                                                                 std::function<bool()> ready,
                                                                                 ServiceMetrics* metrics) {
   std::unique_ptr<InferenceHttpServer> server(new InferenceHttpServer);
@@ -68,9 +70,9 @@ absl::StatusOr<std::unique_ptr<InferenceHttpServer>> InferenceHttpServer::Start(
   const BearerToken token(options.auth_token);
 
   // Every route: counted by method; a token check unless it is a probe.
-  auto route = [&core, metrics, token](absl::string_view method, bool probe, auto handler) {
-    return [&core, metrics, token, method = std::string(method), probe, handler](const httplib::Request& request,
-                                                                                 httplib::Response& response) {
+  auto route = [metrics, token](absl::string_view method, bool probe, auto handler) {
+    return [metrics, token, method = std::string(method), probe, handler](const httplib::Request& request,
+                                                                          httplib::Response& response) {
       const absl::Time start = absl::Now();
       absl::Status status = absl::OkStatus();
       if (!probe) {
@@ -79,65 +81,82 @@ absl::StatusOr<std::unique_ptr<InferenceHttpServer>> InferenceHttpServer::Start(
         status =
             token.CheckValue(request.has_header("Authorization") ? &value : nullptr, "'Authorization: Bearer <token>'");
       }
-      if (status.ok()) {
-        const std::string model = request.matches.size() > 1 ? request.matches[1].str() : core.name();
-        const std::string version = request.matches.size() > 2 ? request.matches[2].str() : "";
-        status = core.FindModel(model, version);
-        if (status.ok()) status = handler(request, response, model, version);
-      }
+      if (status.ok()) status = handler(request, response);
       if (!status.ok()) ReplyError(response, status);
       metrics->RecordCall(absl::StrCat("http/", method), static_cast<int>(status.code()), absl::Now() - start);
     };
   };
+  // The model a /v2/models/{name}[/versions/{v}] route names.
+  auto find = [&models](const httplib::Request& request) {
+    return models.Find(request.matches[1].str(), request.matches.size() > 2 ? request.matches[2].str() : "");
+  };
   const std::string model_path = R"(/v2/models/([^/]+)(?:/versions/([^/]+))?)";
   using Request = const httplib::Request&;
   using Response = httplib::Response&;
-  using Name = const std::string&;
 
-  http.Get("/v2/health/live", route("ServerLive", true, [](Request, Response response, Name, Name) {
+  http.Get("/v2/health/live", route("ServerLive", true, [](Request, Response response) {
              Reply(response, {{"live", true}});
              return absl::OkStatus();
            }));
-  http.Get("/v2/health/ready", route("ServerReady", true, [ready](Request, Response response, Name, Name) {
+  http.Get("/v2/health/ready", route("ServerReady", true, [ready](Request, Response response) {
              Reply(response, {{"ready", ready()}}, ready() ? 200 : 503);
              return absl::OkStatus();
            }));
-  http.Get(model_path + "/ready", route("ModelReady", true, [ready](Request, Response response, Name, Name) {
-             Reply(response, {{"ready", ready()}}, ready() ? 200 : 503);
+  http.Get(model_path + "/ready", route("ModelReady", true, [ready, find](Request request, Response response) {
+             absl::StatusOr<std::shared_ptr<const ModelVersion>> model = find(request);
+             // A known model that is not loaded is not ready; an unknown one is 404.
+             if (!model.ok() && !absl::IsUnavailable(model.status())) return model.status();
+             const bool is_ready = model.ok() && ready();
+             Reply(response, {{"ready", is_ready}}, is_ready ? 200 : 503);
              return absl::OkStatus();
            }));
-  http.Get("/v2", route("ServerMetadata", false, [&core](Request, Response response, Name, Name) {
-             response.set_content(ServerMetadataJson(core.ServerMetadata()), "application/json");
+  http.Get("/v2", route("ServerMetadata", false, [](Request, Response response) {
+             response.set_content(ServerMetadataJson(InferenceServerMetadata()), "application/json");
              return absl::OkStatus();
            }));
-  http.Get(model_path, route("ModelMetadata", false, [&core](Request, Response response, Name, Name) {
-             response.set_content(ModelMetadataJson(core.Metadata()), "application/json");
+  // Before the model routes, which would take "stats" for a model name.
+  http.Get("/v2/models/stats", route("ModelStatistics", false, [&models, metrics](Request, Response response) {
+             absl::StatusOr<inference::ModelStatisticsResponse> stats = RepositoryStatistics(models, *metrics, "", "");
+             if (!stats.ok()) return stats.status();
+             response.set_content(ProtoJson(*stats), "application/json");
              return absl::OkStatus();
            }));
-  http.Get(model_path + "/config", route("ModelConfig", false, [&core](Request, Response response, Name, Name) {
-             response.set_content(ProtoJson(core.Config().config()), "application/json");
+  http.Get(model_path, route("ModelMetadata", false, [find](Request request, Response response) {
+             absl::StatusOr<std::shared_ptr<const ModelVersion>> model = find(request);
+             if (!model.ok()) return model.status();
+             response.set_content(ModelMetadataJson((*model)->inference().Metadata()), "application/json");
              return absl::OkStatus();
            }));
-  http.Get(model_path + "/stats",
-           route("ModelStatistics", false, [&core, metrics](Request, Response response, Name, Name) {
-             const ServiceMetrics::InferenceTotals totals = metrics->Inferences();
-             response.set_content(ProtoJson(core.Statistics(totals.calls, totals.queue, totals.compute)),
-                                  "application/json");
+  http.Get(model_path + "/config", route("ModelConfig", false, [find](Request request, Response response) {
+             absl::StatusOr<std::shared_ptr<const ModelVersion>> model = find(request);
+             if (!model.ok()) return model.status();
+             response.set_content(ProtoJson((*model)->inference().Config().config()), "application/json");
              return absl::OkStatus();
            }));
-  http.Post(
-      model_path + "/infer",
-      route("ModelInfer", false,
-            [&core, ready, metrics](Request request, Response response, Name model, Name version) -> absl::Status {
+  http.Get(
+      model_path + "/stats", route("ModelStatistics", false, [&models, metrics](Request request, Response response) {
+        absl::StatusOr<inference::ModelStatisticsResponse> stats = RepositoryStatistics(
+            models, *metrics, request.matches[1].str(), request.matches.size() > 2 ? request.matches[2].str() : "");
+        if (!stats.ok()) return stats.status();
+        response.set_content(ProtoJson(*stats), "application/json");
+        return absl::OkStatus();
+      }));
+  http.Post(model_path + "/infer",
+            route("ModelInfer", false, [find, ready, metrics](Request request, Response response) -> absl::Status {
               if (!ready()) return NotReadyError();
+              absl::StatusOr<std::shared_ptr<const ModelVersion>> model = find(request);
+              if (!model.ok()) return model.status();
               const std::string header_length = request.get_header_value(kInferenceHeaderLength);
               absl::StatusOr<RestInferRequest> infer = DecodeInferRequest(
-                  request.body, request.has_header(kInferenceHeaderLength) ? &header_length : nullptr, model, version);
+                  request.body, request.has_header(kInferenceHeaderLength) ? &header_length : nullptr, (*model)->name(),
+                  request.matches.size() > 2 ? request.matches[2].str() : "");
               if (!infer.ok()) return infer.status();
               inference::ModelInferResponse answer;
               int64_t images = 0;
-              if (absl::Status status = core.Infer(infer->request, &answer, &images); !status.ok()) return status;
-              metrics->RecordBatch("http/ModelInfer", images);
+              if (absl::Status status = (*model)->inference().Infer(infer->request, &answer, &images); !status.ok()) {
+                return status;
+              }
+              metrics->RecordBatch("http/ModelInfer", (*model)->name(), images);
               const RestBody out = EncodeInferResponse(answer, *infer);
               if (out.json_length == out.bytes.size()) {
                 response.set_content(out.bytes, "application/json");
@@ -145,6 +164,26 @@ absl::StatusOr<std::unique_ptr<InferenceHttpServer>> InferenceHttpServer::Start(
                 response.set_header(kInferenceHeaderLength, std::to_string(out.json_length));
                 response.set_content(out.bytes, "application/octet-stream");
               }
+              return absl::OkStatus();
+            }));
+  http.Post("/v2/repository/index", route("RepositoryIndex", false, [&models](Request request, Response response) {
+              absl::StatusOr<bool> ready_only = DecodeRepositoryIndexRequest(request.body);
+              if (!ready_only.ok()) return ready_only.status();
+              response.set_content(RepositoryIndexJson(RepositoryIndexOf(models, *ready_only)), "application/json");
+              return absl::OkStatus();
+            }));
+  http.Post("/v2/repository/models/([^/]+)/load",
+            route("RepositoryModelLoad", false, [&models](Request request, Response response) {
+              if (absl::Status bad = CheckRepositoryRequestBody(request.body, "load"); !bad.ok()) return bad;
+              if (absl::Status loaded = models.Load(request.matches[1].str()); !loaded.ok()) return loaded;
+              Reply(response, json::object());
+              return absl::OkStatus();
+            }));
+  http.Post("/v2/repository/models/([^/]+)/unload",
+            route("RepositoryModelUnload", false, [&models](Request request, Response response) {
+              if (absl::Status bad = CheckRepositoryRequestBody(request.body, "unload"); !bad.ok()) return bad;
+              if (absl::Status unloaded = models.Unload(request.matches[1].str()); !unloaded.ok()) return unloaded;
+              Reply(response, json::object());
               return absl::OkStatus();
             }));
   // Anything else, and a body over the limit, answers JSON too.

@@ -5,19 +5,24 @@
 // answers and errors.
 //
 //   GET  /v2/health/live, /v2/health/ready           probes, open without a token
-//   GET  /v2/models/{name}[/versions/1]/ready         probe, open
+//   GET  /v2/models/{name}[/versions/{v}]/ready       probe, open
 //   GET  /v2                                          server metadata
-//   GET  /v2/models/{name}[/versions/1]               model metadata
-//   GET  /v2/models/{name}[/versions/1]/config        Triton's model configuration
-//   GET  /v2/models/{name}[/versions/1]/stats         Triton's statistics
-//   POST /v2/models/{name}[/versions/1]/infer         JSON tensors; the binary-data extension
+//   GET  /v2/models/{name}[/versions/{v}]             model metadata
+//   GET  /v2/models/{name}[/versions/{v}]/config      Triton's model configuration
+//   GET  /v2/models/{name}[/versions/{v}]/stats       Triton's statistics
+//   GET  /v2/models/stats                             Triton's statistics of every model
+//   POST /v2/models/{name}[/versions/{v}]/infer       JSON tensors; the binary-data extension
+//   POST /v2/repository/index                         Triton's repository index ({"ready": true} optional)
+//   POST /v2/repository/models/{name}/load            (re)load a model from the repository
+//   POST /v2/repository/models/{name}/unload          unload it, after its requests finish
 //
 // Errors answer {"error": "..."} with 400 (bad JSON, name, datatype, shape or
 // size), 401 (token), 404 (model, version or route), 413 (over the limits:
-// max_batch_images, or the body size), 503 (not ready), 500 (the model
-// failed). The body is bounded before it is parsed.
+// max_batch_images, or the body size), 429 (overload), 503 (server or model
+// not ready), 500 (the model failed). The body is bounded before it is
+// parsed.
 //
-//   ASSIGN_OR_RETURN(auto http, InferenceHttpServer::Start(options, core, ready, metrics));
+//   ASSIGN_OR_RETURN(auto http, InferenceHttpServer::Start(options, models, ready, metrics));
 #ifndef RESNET8_SERVER_INFERENCE_INFERENCE_HTTP_H_
 #define RESNET8_SERVER_INFERENCE_INFERENCE_HTTP_H_
 
@@ -28,7 +33,7 @@
 
 #include "absl/status/statusor.h"
 #include "server/http/http_listener.h"
-#include "server/inference/inference_core.h"
+#include "server/repository/model_repository.h"
 #include "server/service_metrics.h"
 
 namespace httplib {
@@ -50,12 +55,12 @@ struct InferenceHttpOptions {
 
 class InferenceHttpServer {
  public:
-  // `core` and `metrics` must outlive the server; `ready` says whether the
-  // model may be asked (the self-check has passed, no shutdown yet).
+  // `models` and `metrics` must outlive the server; `ready` says whether the
+  // server may be asked (its startup models are loaded, no shutdown yet).
   // Errors: INVALID_ARGUMENT for an address that is not HOST:PORT or TLS
   // material that does not load; UNAVAILABLE if the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<InferenceHttpServer>> Start(const InferenceHttpOptions& options,
-                                                                    const InferenceCore& core,
+                                                                    ModelRepository& models,
                                                                     std::function<bool()> ready,
                                                                     ServiceMetrics* metrics);
   // Stops listening, lets requests in progress finish, joins the thread.

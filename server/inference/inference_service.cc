@@ -1,14 +1,16 @@
 #include "server/inference/inference_service.h"
 
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "server/inference/inference_repository.h"
 
 namespace resnet8 {
 
-InferenceService::InferenceService(const InferenceCore& core, std::string auth_token, ServiceMetrics* metrics)
-    : core_(core), token_(auth_token), metrics_(metrics) {}
+InferenceService::InferenceService(ModelRepository& models, std::string auth_token, ServiceMetrics* metrics)
+    : models_(models), token_(auth_token), metrics_(metrics) {}
 
 template <typename Handler>
 grpc::Status InferenceService::Counted(absl::string_view method, Handler handler) {
@@ -37,10 +39,10 @@ grpc::Status InferenceService::ServerReady(grpc::ServerContext*, const inference
 grpc::Status InferenceService::ModelReady(grpc::ServerContext*, const inference::ModelReadyRequest* request,
                                           inference::ModelReadyResponse* response) {
   return Counted("ModelReady", [&] {
-    if (absl::Status found = core_.FindModel(request->name(), request->version()); !found.ok()) {
-      return ToGrpcStatus(found);
-    }
-    response->set_ready(ready_.load());
+    absl::StatusOr<std::shared_ptr<const ModelVersion>> model = models_.Find(request->name(), request->version());
+    // A known model that is not loaded is not ready; an unknown one is NOT_FOUND.
+    if (!model.ok() && !absl::IsUnavailable(model.status())) return ToGrpcStatus(model.status());
+    response->set_ready(model.ok() && ready_.load());
     return grpc::Status::OK;
   });
 }
@@ -49,7 +51,7 @@ grpc::Status InferenceService::ServerMetadata(grpc::ServerContext* context, cons
                                               inference::ServerMetadataResponse* response) {
   return Counted("ServerMetadata", [&] {
     if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
-    *response = core_.ServerMetadata();
+    *response = InferenceServerMetadata();
     return grpc::Status::OK;
   });
 }
@@ -59,10 +61,9 @@ grpc::Status InferenceService::ModelMetadata(grpc::ServerContext* context,
                                              inference::ModelMetadataResponse* response) {
   return Counted("ModelMetadata", [&] {
     if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
-    if (absl::Status found = core_.FindModel(request->name(), request->version()); !found.ok()) {
-      return ToGrpcStatus(found);
-    }
-    *response = core_.Metadata();
+    absl::StatusOr<std::shared_ptr<const ModelVersion>> model = models_.Find(request->name(), request->version());
+    if (!model.ok()) return ToGrpcStatus(model.status());
+    *response = (*model)->inference().Metadata();
     return grpc::Status::OK;
   });
 }
@@ -71,10 +72,9 @@ grpc::Status InferenceService::ModelConfig(grpc::ServerContext* context, const i
                                            inference::ModelConfigResponse* response) {
   return Counted("ModelConfig", [&] {
     if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
-    if (absl::Status found = core_.FindModel(request->name(), request->version()); !found.ok()) {
-      return ToGrpcStatus(found);
-    }
-    *response = core_.Config();
+    absl::StatusOr<std::shared_ptr<const ModelVersion>> model = models_.Find(request->name(), request->version());
+    if (!model.ok()) return ToGrpcStatus(model.status());
+    *response = (*model)->inference().Config();
     return grpc::Status::OK;
   });
 }
@@ -84,9 +84,14 @@ grpc::Status InferenceService::ModelInfer(grpc::ServerContext* context, const in
   return Counted("ModelInfer", [&] {
     if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
     if (!ready_.load()) return ToGrpcStatus(NotReadyError());
+    absl::StatusOr<std::shared_ptr<const ModelVersion>> model =
+        models_.Find(request->model_name(), request->model_version());
+    if (!model.ok()) return ToGrpcStatus(model.status());
     int64_t images = 0;
-    if (absl::Status status = core_.Infer(*request, response, &images); !status.ok()) return ToGrpcStatus(status);
-    metrics_->RecordBatch("ModelInfer", images);
+    if (absl::Status status = (*model)->inference().Infer(*request, response, &images); !status.ok()) {
+      return ToGrpcStatus(status);
+    }
+    metrics_->RecordBatch("ModelInfer", (*model)->name(), images);
     return grpc::Status::OK;
   });
 }
@@ -96,16 +101,47 @@ grpc::Status InferenceService::ModelStatistics(grpc::ServerContext* context,
                                                inference::ModelStatisticsResponse* response) {
   return Counted("ModelStatistics", [&] {
     if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
-    // An empty name asks for every model: this one.
-    if (!request->name().empty()) {
-      if (absl::Status found = core_.FindModel(request->name(), request->version()); !found.ok()) {
-        return ToGrpcStatus(found);
-      }
-    }
-    // The classifier's queue and compute times cover every API's calls.
-    const ServiceMetrics::InferenceTotals inferences = metrics_->Inferences();
-    *response = core_.Statistics(inferences.calls, inferences.queue, inferences.compute);
+    absl::StatusOr<inference::ModelStatisticsResponse> statistics =
+        RepositoryStatistics(models_, *metrics_, request->name(), request->version());
+    if (!statistics.ok()) return ToGrpcStatus(statistics.status());
+    *response = *std::move(statistics);
     return grpc::Status::OK;
+  });
+}
+
+grpc::Status InferenceService::RepositoryIndex(grpc::ServerContext* context,
+                                               const inference::RepositoryIndexRequest* request,
+                                               inference::RepositoryIndexResponse* response) {
+  return Counted("RepositoryIndex", [&] {
+    if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
+    *response = RepositoryIndexOf(models_, request->ready());
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status InferenceService::RepositoryModelLoad(grpc::ServerContext* context,
+                                                   const inference::RepositoryModelLoadRequest* request,
+                                                   inference::RepositoryModelLoadResponse*) {
+  return Counted("RepositoryModelLoad", [&] {
+    if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
+    if (!request->parameters().empty()) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrCat("load parameter '", request->parameters().begin()->first, "' is not supported by this server")));
+    }
+    return ToGrpcStatus(models_.Load(request->model_name()));
+  });
+}
+
+grpc::Status InferenceService::RepositoryModelUnload(grpc::ServerContext* context,
+                                                     const inference::RepositoryModelUnloadRequest* request,
+                                                     inference::RepositoryModelUnloadResponse*) {
+  return Counted("RepositoryModelUnload", [&] {
+    if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
+    if (!request->parameters().empty()) {
+      return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+          "unload parameter '", request->parameters().begin()->first, "' is not supported by this server")));
+    }
+    return ToGrpcStatus(models_.Unload(request->model_name()));
   });
 }
 

@@ -4,9 +4,14 @@
 // maps statuses in one place (common/grpc_status.h), checks the bearer
 // token, and counts calls in the service metrics with their method.
 //
+// Each call asks the model its request names in the repository
+// (model_repository.h); RepositoryIndex, RepositoryModelLoad and
+// RepositoryModelUnload are the repository's own.
+//
 // ServerLive, ServerReady and ModelReady are probes: open without a token,
-// as the gRPC health service is. Ready follows the server's readiness (the
-// self-check); ModelInfer answers UNAVAILABLE until then.
+// as the gRPC health service is. ServerReady follows the server's readiness
+// (every startup model loaded and self-checked), ModelReady the model's;
+// ModelInfer answers UNAVAILABLE until the server is ready.
 #ifndef RESNET8_SERVER_INFERENCE_INFERENCE_SERVICE_H_
 #define RESNET8_SERVER_INFERENCE_INFERENCE_SERVICE_H_
 
@@ -16,14 +21,16 @@
 #include "inference/grpc_service.grpc.pb.h"
 #include "server/bearer_token.h"
 #include "server/inference/inference_core.h"
+#include "server/repository/model_repository.h"
 #include "server/service_metrics.h"
 
 namespace resnet8 {
 
 class InferenceService final : public inference::GRPCInferenceService::Service {
  public:
-  // `core` and `metrics` (not null) must outlive the service. Starts not ready.
-  InferenceService(const InferenceCore& core, std::string auth_token, ServiceMetrics* metrics);
+  // `models` and `metrics` (not null) must outlive the service. Starts not
+  // ready.
+  InferenceService(ModelRepository& models, std::string auth_token, ServiceMetrics* metrics);
 
   // Thread-safe.
   void SetReady(bool ready) { ready_.store(ready); }
@@ -44,12 +51,19 @@ class InferenceService final : public inference::GRPCInferenceService::Service {
                            inference::ModelConfigResponse* response) override;
   grpc::Status ModelStatistics(grpc::ServerContext* context, const inference::ModelStatisticsRequest* request,
                                inference::ModelStatisticsResponse* response) override;
+  grpc::Status RepositoryIndex(grpc::ServerContext* context, const inference::RepositoryIndexRequest* request,
+                               inference::RepositoryIndexResponse* response) override;
+  grpc::Status RepositoryModelLoad(grpc::ServerContext* context, const inference::RepositoryModelLoadRequest* request,
+                                   inference::RepositoryModelLoadResponse* response) override;
+  grpc::Status RepositoryModelUnload(grpc::ServerContext* context,
+                                     const inference::RepositoryModelUnloadRequest* request,
+                                     inference::RepositoryModelUnloadResponse* response) override;
 
  private:
   template <typename Handler>
   grpc::Status Counted(absl::string_view method, Handler handler);
 
-  const InferenceCore& core_;
+  ModelRepository& models_;
   const BearerToken token_;
   ServiceMetrics* const metrics_;
   std::atomic<bool> ready_{false};

@@ -204,6 +204,51 @@ absl::StatusOr<RestInferRequest> DecodeInferRequest(absl::string_view body, cons
   return FromJson(parsed, body.substr(json_length), model, version);
 }
 
+absl::StatusOr<bool> DecodeRepositoryIndexRequest(absl::string_view body) {
+  if (body.empty()) return false;
+  const json request = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  if (!request.is_object()) {
+    return absl::InvalidArgumentError("the repository index request is not a JSON object");
+  }
+  for (const auto& [key, value] : request.items()) {
+    if (key != "ready") {
+      return absl::InvalidArgumentError(absl::StrCat("the repository index request has an unknown field '", key, "'"));
+    }
+    if (!value.is_boolean()) return absl::InvalidArgumentError("the repository index field 'ready' must be a boolean");
+  }
+  return request.value("ready", false);
+}
+
+std::string RepositoryIndexJson(const inference::RepositoryIndexResponse& index) {
+  json models = json::array();
+  for (const auto& model : index.models()) {
+    json row = {{"name", model.name()}, {"state", model.state()}, {"reason", model.reason()}};
+    if (!model.version().empty()) row["version"] = model.version();
+    models.push_back(std::move(row));
+  }
+  return models.dump();
+}
+
+absl::Status CheckRepositoryRequestBody(absl::string_view body, absl::string_view what) {
+  if (body.empty()) return absl::OkStatus();
+  const json request = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  if (!request.is_object())
+    return absl::InvalidArgumentError(absl::StrCat("the ", what, " request is not a JSON object"));
+  for (const auto& [key, value] : request.items()) {
+    if (key != "parameters") {
+      return absl::InvalidArgumentError(absl::StrCat("the ", what, " request has an unknown field '", key, "'"));
+    }
+    if (!value.is_object()) {
+      return absl::InvalidArgumentError(absl::StrCat("the ", what, " request's 'parameters' must be an object"));
+    }
+    if (!value.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " parameter '", value.begin().key(), "' is not supported by this server"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::string ServerMetadataJson(const inference::ServerMetadataResponse& metadata) {
   return json{{"name", metadata.name()}, {"version", metadata.version()}, {"extensions", metadata.extensions()}}.dump();
 }

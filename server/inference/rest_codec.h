@@ -59,6 +59,15 @@ std::string ModelMetadataJson(const inference::ModelMetadataResponse& metadata);
 // A protobuf answer (config, statistics) as JSON with the .proto's field names.
 std::string ProtoJson(const google::protobuf::Message& message);
 
+// The repository extension's bodies (Triton's REST form). An index request
+// is empty or {"ready": <bool>}; the answer is a JSON array of
+// {"name", "version", "state", "reason"}. A load or unload request is empty
+// or an object whose "parameters", if any, are empty (none is supported).
+// INVALID_ARGUMENT naming the field otherwise; `what` names the request.
+absl::StatusOr<bool> DecodeRepositoryIndexRequest(absl::string_view body);
+std::string RepositoryIndexJson(const inference::RepositoryIndexResponse& index);
+absl::Status CheckRepositoryRequestBody(absl::string_view body, absl::string_view what);
+
 // {"error": "<message>"}, and the HTTP status of a status: 400, 401, 404,
 // 413 (RESOURCE_EXHAUSTED: over a size limit), 429 (RESOURCE_EXHAUSTED:
 // the admission gate's overload, admission.h), 503, else 500.

@@ -121,7 +121,9 @@ expect_error(400, "data element 5 is -1", "/v2/models/resnet8/infer",
 expect_error(400, "datatype 'FP64'", "/v2/models/resnet8/infer", {"inputs": [{**one["inputs"][0], "datatype": "FP64"}]})
 expect_error(404, "no model named 'resnet9'", "/v2/models/resnet9/infer", one)
 expect_error(404, "has no version '7'", "/v2/models/resnet8/versions/7/infer", one)
-expect_error(404, "no such route", "/v2/repository/index", {})
+expect_error(404, "no such route", "/v2/repository/shards", {})
+expect_error(400, "unknown field 'readiness'", "/v2/repository/index", {"readiness": True})
+expect_error(404, "no model named 'resnet9' to load", "/v2/repository/models/resnet9/load", {})
 expect_error(413, "max_batch_images of 1024", "/v2/models/resnet8/infer",
              {"inputs": [{**one["inputs"][0], "shape": [1025, 32, 32, 3]}]})
 expect_error(413, "larger than this server accepts", "/v2/models/resnet8/infer", b" " * (40 << 20))
@@ -132,3 +134,8 @@ fp32 = {"inputs": [{"name": input_name, "shape": [2, 32, 32, 3], "datatype": "FP
 code, _, body = call("/v2/models/resnet8/infer", fp32)
 assert np.array_equal(np.array(json.loads(body)["outputs"][0]["data"], dtype=np.float32).reshape(2, 10), reference[:2])
 print("REST FP32 after the errors: identical to Classify; the server kept serving")
+
+# The repository extension: the one model, ready, as version 1.
+code, _, body = call("/v2/repository/index", {"ready": True})
+assert code == 200 and json.loads(body) == [{"name": "resnet8", "version": "1", "state": "READY", "reason": ""}], body
+print(f"REST repository index: {body.decode()}")

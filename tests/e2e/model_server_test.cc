@@ -28,8 +28,10 @@ ModelServerOptions Options(const std::string& model = testing::SharedModelPath()
 
 TEST(ModelServer, StartsAfterItsSelfCheckServesAndShutsDown) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<ModelServer> server, ModelServer::Start(Options()));
-  EXPECT_TRUE(server->self_check().passed) << server->self_check().detail;
-  EXPECT_EQ(server->precision().precision, Precision::kFloat32);
+  std::shared_ptr<const ModelVersion> model = server->default_model();
+  ASSERT_NE(model, nullptr);
+  EXPECT_TRUE(model->self_check().passed) << model->self_check().detail;
+  EXPECT_EQ(model->description().precision, "float32");
   EXPECT_GT(server->port(), 0);
   const EvaluatorClient client(EvaluatorClient::Connect(server->address()));
   ASSERT_OK_AND_ASSIGN(ServingStatus health, client.CheckHealth("", absl::Seconds(5)));
@@ -50,7 +52,8 @@ TEST(ModelServer, StartsAfterItsSelfCheckServesAndShutsDown) {
 
 TEST(ModelServer, RefusesOptionsOutOfRangeNamingTheFlag) {
   ModelServerOptions no_model = Options("");
-  EXPECT_STATUS(ModelServer::Start(no_model), absl::StatusCode::kInvalidArgument, "--model is required");
+  EXPECT_STATUS(ModelServer::Start(no_model), absl::StatusCode::kInvalidArgument,
+                "--model or --model_repository is required");
   ModelServerOptions threads = Options();
   threads.inference.threads = -1;
   EXPECT_STATUS(ModelServer::Start(threads), absl::StatusCode::kInvalidArgument, "--threads=-1 is outside 0..1024");
@@ -97,8 +100,10 @@ TEST(ModelServer, RefusesToServeWhenTheSelfCheckFails) {
   // Left to choose, the server measures the overflow and serves float64.
   options.precision = PrecisionPolicy::kAuto;
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<ModelServer> server, ModelServer::Start(options));
-  EXPECT_EQ(server->precision().precision, Precision::kFloat64);
-  EXPECT_TRUE(server->self_check().passed) << server->self_check().detail;
+  std::shared_ptr<const ModelVersion> model = server->default_model();
+  ASSERT_NE(model, nullptr);
+  EXPECT_EQ(model->description().precision, "float64");
+  EXPECT_TRUE(model->self_check().passed) << model->self_check().detail;
 }
 
 }  // namespace

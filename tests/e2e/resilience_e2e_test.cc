@@ -60,7 +60,7 @@ int64_t ScrapeValue(const std::string& metrics_address, const std::string& serie
   return at == std::string::npos ? 0 : std::stoll(result->body.substr(at + series.size() + 2));
 }
 int64_t ImagesEvaluated(const std::string& metrics_address) {
-  return ScrapeValue(metrics_address, "resnet8_images_classified_total{method=\"EvaluateDataset\"}");
+  return ScrapeValue(metrics_address, "resnet8_images_classified_total{method=\"EvaluateDataset\",model=\"resnet8\"}");
 }
 int64_t StreamsInFlight(const std::string& metrics_address) {
   return ScrapeValue(metrics_address, "resnet8_evaluate_streams_in_flight");

@@ -69,11 +69,11 @@ def value(pattern):
     found = re.search("^" + re.escape(pattern) + r" (\S+)$", text, re.M)
     assert found, f"no '{pattern}' in the scrape"
     return float(found.group(1))
-assert value('resnet8_images_classified_total{method="EvaluateDataset"}') == 200
+assert value('resnet8_images_classified_total{method="EvaluateDataset",model="resnet8"}') == 200
 assert value('resnet8_requests_total{method="EvaluateDataset",code="OK"}') >= 1  # streams turn over
-assert value("resnet8_inference_compute_seconds_count") >= 4  # 200 images in batches of 64, plus the self-check
+assert value('resnet8_inference_compute_seconds_count{model="resnet8"}') >= 4  # 200 images in batches of 64, plus the self-check
 assert value("resnet8_serving") == 1
-assert re.search(r'^resnet8_model_info\{sha256="5f938a8e[0-9a-f]+",file="pretrainedResnet.h5",.*\} 1$', text, re.M)
+assert re.search(r'^resnet8_model_info\{model="resnet8",version="1",sha256="5f938a8e[0-9a-f]+",file="pretrainedResnet.h5",.*\} 1$', text, re.M)
 print("metrics scrape: ok")
 PY
 
