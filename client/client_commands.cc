@@ -4,11 +4,13 @@
 
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "client/comparison_report.h"
 #include "client/evaluator_client.h"
 #include "client/html_report.h"
 #include "client/image_file.h"
@@ -29,6 +31,7 @@ class Command {
       : options_(options), client_(EvaluatorClient::Connect(options.server, connect), connect.auth_token), out_(out) {}
 
   absl::Status Evaluate();
+  absl::Status Compare();
   absl::Status Classify();
   absl::StatusOr<int> Health();
   absl::Status Info();
@@ -104,6 +107,7 @@ absl::Status Command::Evaluate() {
   ASSIGN_OR_RETURN(LabeledImages images, SelectImages(dataset));
   EvaluateOptions evaluate;
   evaluate.batch_size = options_.batch_size;
+  evaluate.model_name = options_.model;
   evaluate.layout = options_.layout;
   evaluate.timeout = Timeout(absl::InfiniteDuration());
   evaluate.reconnect_budget = options_.reconnect_budget;
@@ -112,13 +116,14 @@ absl::Status Command::Evaluate() {
   Progress progress;
   evaluate.on_progress = [&progress](int64_t done, int64_t total) { progress.Update(done, total); };
 
-  absl::StatusOr<v1::ModelInfo> info = client_.GetModelInfo(Timeout(absl::Seconds(10)));
+  absl::StatusOr<v1::ModelInfo> info = client_.GetModelInfo(Timeout(absl::Seconds(10)), options_.model);
   if (!info.ok()) return AtServer(info.status());
   if (evaluate.batch_size > static_cast<int64_t>(info->limits().max_batch_images())) {
     return absl::InvalidArgumentError(absl::StrCat("--batch_size=", evaluate.batch_size,
                                                    " exceeds the server's max_batch_images of ",
                                                    info->limits().max_batch_images()));
   }
+  evaluate.model_version = info->model_version();  // the whole run on the version serving now
   absl::StatusOr<EvaluationResult> result = client_.Evaluate(images, evaluate);
   if (!result.ok()) return AtServer(result.status());
   if (result->reconnects > 0) {
@@ -143,6 +148,57 @@ absl::Status Command::Evaluate() {
   return absl::OkStatus();
 }
 
+absl::Status Command::Compare() {
+  ASSIGN_OR_RETURN(CifarDataset dataset, ReadData(options_.data));
+  ASSIGN_OR_RETURN(LabeledImages images, SelectImages(dataset));
+  std::vector<ComparedModel> models(2);
+  std::vector<absl::Status> failures(2);
+  std::vector<std::thread> runs;
+  // Both at once, on the same images: the server interleaves their streams.
+  for (int m = 0; m < 2; ++m) {
+    runs.emplace_back([&, m] {
+      ComparedModel& model = models[m];
+      model.name = options_.compare_models[m];
+      absl::StatusOr<v1::ModelInfo> info = client_.GetModelInfo(Timeout(absl::Seconds(10)), model.name);
+      if (!info.ok()) {
+        failures[m] = AtServer(info.status());
+        return;
+      }
+      if (options_.batch_size > static_cast<int64_t>(info->limits().max_batch_images())) {
+        failures[m] = absl::InvalidArgumentError(absl::StrCat("--batch_size=", options_.batch_size,
+                                                              " exceeds the server's max_batch_images of ",
+                                                              info->limits().max_batch_images()));
+        return;
+      }
+      model.version = absl::StrCat(info->model_version());
+      EvaluateOptions evaluate;
+      evaluate.batch_size = options_.batch_size;
+      evaluate.model_name = model.name;
+      evaluate.model_version = info->model_version();
+      evaluate.layout = options_.layout;
+      evaluate.timeout = Timeout(absl::InfiniteDuration());
+      evaluate.reconnect_budget = options_.reconnect_budget;
+      evaluate.batches_per_stream = options_.batches_per_stream;
+      evaluate.streams = options_.streams > 0 ? options_.streams : CountListedServers(options_.server);
+      absl::StatusOr<EvaluationResult> result = client_.Evaluate(images, evaluate);
+      if (!result.ok()) {
+        failures[m] = AtServer(absl::Status(result.status().code(),
+                                            absl::StrCat("model '", model.name, "': ", result.status().message())));
+        return;
+      }
+      model.result = *std::move(result);
+    });
+  }
+  for (std::thread& run : runs) run.join();
+  for (const absl::Status& failure : failures) RETURN_IF_ERROR(failure);
+  ASSIGN_OR_RETURN(ModelComparison comparison, CompareEvaluations(std::move(models[0]), std::move(models[1])));
+  out_ << FormatComparison(comparison, dataset.class_names, 20);
+  if (!options_.report_html.empty()) {
+    RETURN_IF_ERROR(WriteComparisonHtml(options_.report_html, comparison, dataset.class_names, images));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Command::Classify() {
   std::vector<uint8_t> pixels;
   std::vector<std::string> names;
@@ -163,7 +219,7 @@ absl::Status Command::Classify() {
                                  dataset.class_names[one.labels[0]], ")"));
   }
   const ImageBatchView batch{pixels, static_cast<int64_t>(names.size()), layout};
-  absl::StatusOr<v1::ClassifyResponse> response = client_.Classify(batch, Timeout(absl::Seconds(10)));
+  absl::StatusOr<v1::ClassifyResponse> response = client_.Classify(batch, Timeout(absl::Seconds(10)), options_.model);
   if (!response.ok()) return AtServer(response.status());
   for (int i = 0; i < response->predictions_size(); ++i) {
     const v1::Prediction& prediction = response->predictions(i);
@@ -183,9 +239,10 @@ absl::StatusOr<int> Command::Health() {
 }
 
 absl::Status Command::Info() {
-  absl::StatusOr<v1::ModelInfo> info = client_.GetModelInfo(Timeout(absl::Seconds(10)));
+  absl::StatusOr<v1::ModelInfo> info = client_.GetModelInfo(Timeout(absl::Seconds(10)), options_.model);
   if (!info.ok()) return AtServer(info.status());
-  out_ << "model:        " << info->model_file() << " (Keras " << info->keras_version() << ")\n"
+  out_ << "model:        " << info->model_name() << " version " << info->model_version() << ": " << info->model_file()
+       << " (Keras " << info->keras_version() << ")\n"
        << "sha256:       " << info->model_sha256() << "\n"
        << "layers:       " << info->architecture() << "\n"
        << "outputs:      " << info->class_names_size() << " "
@@ -225,6 +282,9 @@ absl::StatusOr<int> RunClientCommand(const ClientOptions& options, std::ostream&
   switch (options.command) {
     case ClientCommand::kEvaluate:
       RETURN_IF_ERROR(command.Evaluate());
+      return 0;
+    case ClientCommand::kCompare:
+      RETURN_IF_ERROR(command.Compare());
       return 0;
     case ClientCommand::kClassify:
       RETURN_IF_ERROR(command.Classify());

@@ -7,6 +7,7 @@ namespace resnet8 {
 
 absl::StatusOr<ClientCommand> ParseClientCommand(absl::string_view name) {
   if (name == "evaluate") return ClientCommand::kEvaluate;
+  if (name == "compare") return ClientCommand::kCompare;
   if (name == "classify") return ClientCommand::kClassify;
   if (name == "health") return ClientCommand::kHealth;
   if (name == "info") return ClientCommand::kInfo;
@@ -28,9 +29,23 @@ absl::Status ClientOptions::Validate() const {
   if (command != ClientCommand::kClassify && !arguments.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("this command takes no arguments, got '", arguments[0], "'"));
   }
+  if (command != ClientCommand::kCompare && !compare_models.empty()) {
+    return absl::InvalidArgumentError("--model names one model; only compare takes two");
+  }
   switch (command) {
+    case ClientCommand::kCompare:
+      if (compare_models.size() != 2 || compare_models[0] == compare_models[1]) {
+        return absl::InvalidArgumentError("compare needs two different models: --model=A --model=B");
+      }
+      if (!predictions_csv.empty() || !report_json.empty()) {
+        return absl::InvalidArgumentError("compare writes --report_html only; evaluate each model for the others");
+      }
+      [[fallthrough]];
     case ClientCommand::kEvaluate:
-      if (data.empty()) return absl::InvalidArgumentError("evaluate needs --data=DIR_OR_FILE");
+      if (data.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(command == ClientCommand::kCompare ? "compare" : "evaluate", " needs --data=DIR_OR_FILE"));
+      }
       if (!subset.empty() && subset != "perf200") {
         return absl::InvalidArgumentError(absl::StrCat("--subset='", subset, "' is unknown (known: perf200)"));
       }
@@ -50,6 +65,10 @@ absl::Status ClientOptions::Validate() const {
       }
       return absl::OkStatus();
     case ClientCommand::kHealth:
+      if (!model.empty()) {
+        return absl::InvalidArgumentError("health takes --service, not --model: health is the server's, not a model's");
+      }
+      return absl::OkStatus();
     case ClientCommand::kInfo:
       return absl::OkStatus();
   }

@@ -22,9 +22,9 @@
 
 namespace resnet8 {
 
-enum class ClientCommand { kEvaluate, kClassify, kHealth, kInfo };
+enum class ClientCommand { kEvaluate, kCompare, kClassify, kHealth, kInfo };
 
-// "evaluate", "classify", "health" or "info"; INVALID_ARGUMENT otherwise.
+// "evaluate", "compare", "classify", "health" or "info"; INVALID_ARGUMENT otherwise.
 absl::StatusOr<ClientCommand> ParseClientCommand(absl::string_view name);
 
 struct ClientOptions {
@@ -36,15 +36,17 @@ struct ClientOptions {
   // Where: HOST:PORT, a DNS name with several replicas, or a comma-separated
   // list of IPv4 HOST:PORT replicas (evaluator_client.h).
   std::string server = "127.0.0.1:50051";
-  std::string tls_ca_file;      // trust these PEM certificates: connect over TLS
-  std::string tls_server_name;  // the name in the server's certificate, if not the host
-  std::string auth_token_file;  // the bearer token the server requires
+  std::string tls_ca_file;                  // trust these PEM certificates: connect over TLS
+  std::string tls_server_name;              // the name in the server's certificate, if not the host
+  std::string auth_token_file;              // the bearer token the server requires
+  std::string model;                        // evaluate, classify, info: the server's model; "" is its default
+  std::vector<std::string> compare_models;  // compare: the two models (--model given twice)
   // The deadline of each call; zero means the command's default: none for
   // evaluate, 10 s for classify and info, 5 s for health.
   absl::Duration timeout = absl::ZeroDuration();
 
-  // evaluate and classify --index: a CIFAR-10 batch file or folder, or (evaluate
-  // only) an MLPerf Tiny folder.
+  // evaluate, compare and classify --index: a CIFAR-10 batch file or folder,
+  // or (evaluate and compare) an MLPerf Tiny folder.
   std::string data;
   std::string subset;  // "" or "perf200"
   int64_t limit = 0;   // the first N records (of the subset); 0 means all

@@ -18,8 +18,12 @@ namespace {
 constexpr absl::Duration kFirstBackoff = absl::Milliseconds(100);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
 
-v1::EvaluateRequest MakeRequest(const LabeledImages& images, const Batch& batch, PixelLayout layout) {
+v1::EvaluateRequest MakeRequest(const LabeledImages& images, const Batch& batch, const EvaluateOptions& options) {
+  const PixelLayout layout = options.layout;
   v1::EvaluateRequest request;
+  // Every message: each may start a stream.
+  request.set_model_name(options.model_name);
+  request.set_model_version(options.model_version);
   v1::ImageBatch* proto = request.mutable_images();
   proto->set_layout(ToWireLayout(layout));
   proto->set_count(static_cast<uint32_t>(batch.end - batch.begin));
@@ -183,8 +187,7 @@ class DatasetEvaluation {
     for (int sent = 0; max_batches == 0 || sent < max_batches; ++sent) {
       const std::optional<int> id = queue_.NextToSend(stream.id, options_.window);
       if (!id) break;
-      if (!stream.call->Write(MakeRequest(images_, queue_.batch(*id), options_.layout)))
-        return;  // the reader learns why
+      if (!stream.call->Write(MakeRequest(images_, queue_.batch(*id), options_))) return;  // the reader learns why
     }
     stream.call->WritesDone();
   }

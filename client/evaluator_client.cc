@@ -104,9 +104,10 @@ absl::StatusOr<EvaluationResult> EvaluatorClient::Evaluate(const LabeledImages& 
   return RunEvaluation(*stub_, images, options, auth_token_);
 }
 
-absl::StatusOr<v1::ClassifyResponse> EvaluatorClient::Classify(const ImageBatchView& batch,
-                                                               absl::Duration timeout) const {
+absl::StatusOr<v1::ClassifyResponse> EvaluatorClient::Classify(const ImageBatchView& batch, absl::Duration timeout,
+                                                               const std::string& model_name) const {
   v1::ClassifyRequest request;
+  request.set_model_name(model_name);
   request.mutable_images()->set_layout(ToWireLayout(batch.layout));
   request.mutable_images()->set_count(static_cast<uint32_t>(batch.count));
   request.mutable_images()->set_pixels(reinterpret_cast<const char*>(batch.pixels.data()), batch.pixels.size());
@@ -117,11 +118,16 @@ absl::StatusOr<v1::ClassifyResponse> EvaluatorClient::Classify(const ImageBatchV
   return response;
 }
 
-absl::StatusOr<v1::ModelInfo> EvaluatorClient::GetModelInfo(absl::Duration timeout) const {
+absl::StatusOr<v1::ModelInfo> EvaluatorClient::GetModelInfo(absl::Duration timeout,
+                                                            const std::string& model_name) const {
   grpc::ClientContext context;
   Prepare(context, timeout);
+  v1::GetModelInfoRequest request;
+  request.set_model_name(model_name);
   v1::ModelInfo info;
-  if (absl::Status status = FromGrpcStatus(stub_->GetModelInfo(&context, {}, &info)); !status.ok()) return status;
+  if (absl::Status status = FromGrpcStatus(stub_->GetModelInfo(&context, request, &info)); !status.ok()) {
+    return status;
+  }
   return info;
 }
 

@@ -33,6 +33,13 @@
 namespace resnet8 {
 
 struct EvaluateOptions {
+  // The server's model to evaluate, by name; "" is its default model.
+  std::string model_name;
+  // Its version (GetModelInfo's model_version): every stream runs on it, so
+  // that a model replaced during the evaluation does not mix into it. 0 asks
+  // whichever version serves when each stream starts (a replacement then
+  // fails the evaluation: its streams' reports name two models).
+  uint64_t model_version = 0;
   // Images per request; at most the server's max_batch_images (1,024 by default).
   int64_t batch_size = 500;
   // The layout to send. The data is stored planar; kInterleavedHwc makes the
@@ -141,8 +148,10 @@ class EvaluatorClient {
   // FAILED_PRECONDITION if streams were answered by different models.
   absl::StatusOr<EvaluationResult> Evaluate(const LabeledImages& images, const EvaluateOptions& options) const;
 
-  absl::StatusOr<v1::ClassifyResponse> Classify(const ImageBatchView& batch, absl::Duration timeout) const;
-  absl::StatusOr<v1::ModelInfo> GetModelInfo(absl::Duration timeout) const;
+  // `model_name` "" asks the server's default model.
+  absl::StatusOr<v1::ClassifyResponse> Classify(const ImageBatchView& batch, absl::Duration timeout,
+                                                const std::string& model_name = "") const;
+  absl::StatusOr<v1::ModelInfo> GetModelInfo(absl::Duration timeout, const std::string& model_name = "") const;
   // The grpc.health.v1 status of `service` ("" for the whole server).
   absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> CheckHealth(const std::string& service,
                                                                                    absl::Duration timeout) const;

@@ -238,6 +238,23 @@ absl::StatusOr<std::string> EncodePng(const std::vector<uint8_t>& rgb, int width
   return png;
 }
 
+absl::StatusOr<std::string> ThumbnailDataUri(const LabeledImages& images, int64_t i) {
+  const absl::Span<const uint8_t> planar = images.image(i);
+  constexpr int kSide = kImageWidth * kThumbnailScale, kPlane = kImageWidth * kImageHeight;
+  std::vector<uint8_t> rgb(kSide * kSide * 3);
+  for (int y = 0; y < kSide; ++y) {
+    for (int x = 0; x < kSide; ++x) {
+      const int source = (y / kThumbnailScale) * kImageWidth + x / kThumbnailScale;
+      for (int c = 0; c < 3; ++c) rgb[(y * kSide + x) * 3 + c] = planar[c * kPlane + source];
+    }
+  }
+  absl::StatusOr<std::string> png = EncodePng(rgb, kSide, kSide);
+  if (!png.ok()) return png.status();
+  return absl::StrCat("data:image/png;base64,", absl::Base64Escape(*png));
+}
+
+std::string HtmlEscape(absl::string_view text) { return Html(text); }
+
 absl::Status WriteReportHtml(const std::string& path, const EvaluationResult& result, const ReportContext& context,
                              const LabeledImages& images) {
   const ClassificationMetrics& metrics = result.metrics;
@@ -296,22 +313,12 @@ absl::Status WriteReportHtml(const std::string& path, const EvaluationResult& re
   absl::StrAppend(&html, "<h2>Most confidently wrong</h2><div class=\"wrong\">\n");
   for (size_t i : wrong) {
     const ImagePrediction& p = result.predictions[i];
-    const absl::Span<const uint8_t> planar = images.image(static_cast<int64_t>(i));
-    constexpr int kSide = kImageWidth * kThumbnailScale, kPlane = kImageWidth * kImageHeight;
-    std::vector<uint8_t> rgb(kSide * kSide * 3);
-    for (int y = 0; y < kSide; ++y) {
-      for (int x = 0; x < kSide; ++x) {
-        const int source = (y / kThumbnailScale) * kImageWidth + x / kThumbnailScale;
-        for (int c = 0; c < 3; ++c) rgb[(y * kSide + x) * 3 + c] = planar[c * kPlane + source];
-      }
-    }
-    absl::StatusOr<std::string> png = EncodePng(rgb, kSide, kSide);
-    if (!png.ok()) return absl::InternalError(absl::StrCat(path, ": ", png.status().message()));
+    absl::StatusOr<std::string> uri = ThumbnailDataUri(images, static_cast<int64_t>(i));
+    if (!uri.ok()) return absl::InternalError(absl::StrCat(path, ": ", uri.status().message()));
     const std::string what = p.file.empty() ? absl::StrCat("record ", p.index) : Html(p.file);
-    absl::StrAppend(&html, "<figure><img alt=\"", what, "\" src=\"data:image/png;base64,", absl::Base64Escape(*png),
-                    "\"><figcaption>", what, "<br>true <b>", Html(names[p.label]), "</b>, predicted <b>",
-                    Html(names[p.predicted]), "</b> (p=", absl::StrFormat("%.4f", p.probabilities[p.predicted]),
-                    ")</figcaption></figure>\n");
+    absl::StrAppend(&html, "<figure><img alt=\"", what, "\" src=\"", *uri, "\"><figcaption>", what, "<br>true <b>",
+                    Html(names[p.label]), "</b>, predicted <b>", Html(names[p.predicted]),
+                    "</b> (p=", absl::StrFormat("%.4f", p.probabilities[p.predicted]), ")</figcaption></figure>\n");
   }
   if (wrong.empty()) absl::StrAppend(&html, "<p>No image was classified wrongly.</p>");
   // Marks the page as rendered once every thumbnail has decoded, so a

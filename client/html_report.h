@@ -43,6 +43,13 @@ std::vector<size_t> MostConfidentlyWrong(const std::vector<ImagePrediction>& pre
 // A PNG of an interleaved RGB image. INTERNAL if libpng fails.
 absl::StatusOr<std::string> EncodePng(const std::vector<uint8_t>& rgb, int width, int height);
 
+// Record `i` of `images` enlarged 4x (pixels kept sharp), as a data: URI
+// for an <img> of a self-contained page. INTERNAL if libpng fails.
+absl::StatusOr<std::string> ThumbnailDataUri(const LabeledImages& images, int64_t i);
+
+// `text` with &, <, > and " escaped for HTML text and attributes.
+std::string HtmlEscape(absl::string_view text);
+
 // Writes the report. `images` are the evaluated records, in the order of
 // result.predictions (for the thumbnails). Errors name `path`.
 absl::Status WriteReportHtml(const std::string& path, const EvaluationResult& result, const ReportContext& context,

@@ -47,6 +47,9 @@ ABSL_FLAG(int, batches_per_stream, 16,
 ABSL_FLAG(std::string, tls_ca_file, "", "PEM certificates to trust: connect over TLS");
 ABSL_FLAG(std::string, tls_server_name, "",
           "the name the server's certificate carries, if not the host in --server (e.g. localhost)");
+ABSL_FLAG(std::string, model, "",
+          "evaluate, classify, info: the server's model, by name (see the server's repository index); empty asks "
+          "its default model");
 ABSL_FLAG(std::string, auth_token_file, "", "file holding the bearer token the server requires");
 ABSL_FLAG(int, streams, 0,
           "evaluate: concurrent streams sharing the batches, spread over the replicas; 0 means one per server in "
@@ -57,16 +60,18 @@ namespace {
 
 constexpr char kUsage[] =
     "Client of the ResNet8 evaluation service.\n"
-    "Usage: resnet8_client <evaluate|classify|health|info> --server=HOST:PORT [flags]\n"
-    "  evaluate --data=DIR_OR_FILE [--batch_size=N] [--limit=N] [--subset=perf200]\n"
+    "Usage: resnet8_client <evaluate|compare|classify|health|info> --server=HOST:PORT [flags]\n"
+    "  evaluate --data=DIR_OR_FILE [--model=NAME] [--batch_size=N] [--limit=N] [--subset=perf200]\n"
     "           (a CIFAR-10 batch file or folder, or an MLPerf Tiny folder with y_labels.csv)\n"
     "           [--report_json=FILE] [--predictions_csv=FILE] [--report_html=FILE]\n"
+    "  compare --model=A --model=B --data=DIR_OR_FILE [--limit=N] [--report_html=FILE]\n"
     "  classify IMAGE...   or   classify --data=FILE --index=N\n"
     "  health | info\n"
     "Security: [--tls_ca_file=CA.pem [--tls_server_name=NAME]] [--auth_token_file=FILE]";
 
 // Each flag maps to one field; Validate() judges them.
-absl::StatusOr<ClientOptions> OptionsFromFlags(const std::vector<std::string>& args) {
+absl::StatusOr<ClientOptions> OptionsFromFlags(const std::vector<std::string>& args,
+                                               const std::vector<std::string>& models) {
   ClientOptions options;
   ASSIGN_OR_RETURN(options.command, ParseClientCommand(args[0]));
   options.arguments.assign(args.begin() + 1, args.end());
@@ -74,6 +79,12 @@ absl::StatusOr<ClientOptions> OptionsFromFlags(const std::vector<std::string>& a
   options.tls_ca_file = absl::GetFlag(FLAGS_tls_ca_file);
   options.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
   options.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
+  // absl keeps the last of a repeated flag; compare takes --model twice.
+  if (models.size() > 1) {
+    options.compare_models = models;
+  } else {
+    options.model = absl::GetFlag(FLAGS_model);
+  }
   options.timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_seconds));
   options.data = absl::GetFlag(FLAGS_data);
   options.subset = absl::GetFlag(FLAGS_subset);
@@ -92,7 +103,7 @@ absl::StatusOr<ClientOptions> OptionsFromFlags(const std::vector<std::string>& a
   return options;
 }
 
-int Run(const std::vector<std::string>& args) {
+int Run(const std::vector<std::string>& args, const std::vector<std::string>& models) {
   if (args.empty()) {
     std::cerr << kUsage << "\n";
     return 2;
@@ -101,7 +112,7 @@ int Run(const std::vector<std::string>& args) {
     std::cerr << "resnet8_client: unknown command '" << args[0] << "'\n" << kUsage << "\n";
     return 2;
   }
-  absl::StatusOr<ClientOptions> options = OptionsFromFlags(args);
+  absl::StatusOr<ClientOptions> options = OptionsFromFlags(args, models);
   if (!options.ok()) {  // a usage error
     std::cerr << "resnet8_client: " << options.status().message() << "\n";
     return 2;
@@ -119,6 +130,15 @@ int Run(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(resnet8::kUsage);
+  // Every --model=NAME, in order (compare takes two).
+  std::vector<std::string> models;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") break;
+    for (const char* prefix : {"--model=", "-model="}) {
+      if (arg.rfind(prefix, 0) == 0) models.push_back(arg.substr(std::string(prefix).size()));
+    }
+  }
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  return resnet8::Run(std::vector<std::string>(positional.begin() + 1, positional.end()));
+  return resnet8::Run(std::vector<std::string>(positional.begin() + 1, positional.end()), models);
 }
