@@ -127,6 +127,17 @@ TEST(KerasModel, RejectsUnknownModelClass) {
                 "model_config class 'MyModel' is not supported (supported: Functional, Model, Sequential)");
 }
 
+// Found by the model_config fuzzer: a class_name of another type was an
+// uncaught nlohmann type_error (a crash), not an error.
+TEST(KerasModel, RejectsAClassNameThatIsNotAString) {
+  KerasH5File file = MakeResNetFixture({.widths = {4}});
+  json config = json::parse(file.model_config_json);
+  config["class_name"] = json{{"name", "Functional"}};
+  file.model_config_json = config.dump();
+  EXPECT_STATUS(BuildKerasModel(file, "m.h5"), absl::StatusCode::kInvalidArgument,
+                "model_config class '' is not supported");
+}
+
 TEST(KerasModel, RejectsSharedLayers) {
   KerasH5File file = EditConfig(MakeResNetFixture({.widths = {4}}), [](json& layers) {
     json& nodes = LayerNamed(layers, "conv2d")["inbound_nodes"];

@@ -21,6 +21,15 @@
 
 namespace resnet8 {
 
+// object[key] when `object` is an object holding a string there, else "".
+// nlohmann's value(key, "") throws for a value of another type, and a model
+// file's config is untrusted input.
+inline std::string StringField(const nlohmann::json& object, const char* key) {
+  if (!object.is_object()) return "";
+  const auto found = object.find(key);
+  return found != object.end() && found->is_string() ? found->get<std::string>() : "";
+}
+
 class ConfigReader {
  public:
   // `config` must outlive the reader. `context` prefixes every message;

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "server/keras/config_reader.h"
 #include "server/keras/model.h"
 #include "server/keras/zip_archive.h"
 
@@ -58,7 +59,7 @@ struct Walk {
 // so such a layer uses up a second name of its class there.
 absl::Status AssignModel(const json& model, const std::string& group_prefix, const std::string& name_prefix,
                          Walk& walk) {
-  const std::string model_class = model.is_object() ? model.value("class_name", "") : "";
+  const std::string model_class = model.is_object() ? StringField(model, "class_name") : "";
   const json& inner = model.is_object() && model.contains("config") ? model["config"] : json();
   const json& layers = inner.is_object() && inner.contains("layers") ? inner["layers"] : json();
   if (!layers.is_array()) {
@@ -77,7 +78,7 @@ absl::Status AssignModel(const json& model, const std::string& group_prefix, con
     const json& layer_config = layer.contains("config") ? layer["config"] : json();
     const std::string name =
         name_prefix + (layer.contains("name") && layer["name"].is_string() ? layer["name"].get<std::string>()
-                       : layer_config.is_object()                          ? layer_config.value("name", "")
+                       : layer_config.is_object()                          ? StringField(layer_config, "name")
                                                                            : "");
     // Keras 3 serializes keras.ops calls in a functional graph beside its
     // layers; they are operations, not layers, and hold no variables.

@@ -165,7 +165,7 @@ absl::StatusOr<KerasModel> BuildKerasModel(const KerasH5File& file, const std::s
   } catch (const json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": model_config is not valid JSON: ", e.what()));
   }
-  const std::string model_class = root.is_object() ? root.value("class_name", "") : "";
+  const std::string model_class = root.is_object() ? StringField(root, "class_name") : "";
   const bool sequential = model_class == "Sequential";
   if (!IsModelClass(model_class)) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": model_config class '", model_class,
@@ -206,7 +206,7 @@ absl::StatusOr<KerasModel> BuildKerasModel(const KerasH5File& file, const std::s
     layer.class_name = layer_json["class_name"].get<std::string>();
     const json& layer_config = layer_json["config"];
     layer.name = layer_json.contains("name") && layer_json["name"].is_string() ? layer_json["name"].get<std::string>()
-                                                                               : layer_config.value("name", "");
+                                                                               : StringField(layer_config, "name");
     readers.emplace_back(layer_config, absl::StrCat(source, ": layer '", layer.name, "' (", layer.class_name, ")"),
                          keras_major);
     const ConfigReader& reader = readers.back();

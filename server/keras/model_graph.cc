@@ -24,7 +24,7 @@ struct Edge {
 // [layer, node, tensor]}}, possibly inside lists (a merge takes [[a, b]]).
 void CollectKerasTensors(const json& value, std::vector<const json*>& found) {
   if (value.is_object()) {
-    if (value.value("class_name", "") == "__keras_tensor__") {
+    if (StringField(value, "class_name") == "__keras_tensor__") {
       found.push_back(&value);
       return;
     }
@@ -43,7 +43,7 @@ absl::StatusOr<Edge> ParseEdge(const json& entry, const ConfigReader& reader) {
   return Edge{entry[0].get<std::string>(), entry[1].get<int64_t>(), entry[2].get<int64_t>()};
 }
 
-bool IsNestedModel(const json& layer) { return layer.is_object() && IsModelClass(layer.value("class_name", "")); }
+bool IsNestedModel(const json& layer) { return layer.is_object() && IsModelClass(StringField(layer, "class_name")); }
 
 // A layer of the flattened graph: `layer` renamed `name`, fed by `inputs`
 // (Keras 2's inbound form).
@@ -129,7 +129,7 @@ bool HasNestedModel(const json& layers) {
 
 absl::StatusOr<std::string> InlineModel(const json& model, const std::string& prefix, const std::string& input,
                                         const std::string& source, int keras_major, json& out) {
-  const bool sequential = model.value("class_name", "") == "Sequential";
+  const bool sequential = StringField(model, "class_name") == "Sequential";
   const json& config = model.contains("config") ? model["config"] : json();
   const json& layers = config.is_object() && config.contains("layers") ? config["layers"] : json();
   const std::string where = prefix.empty() ? "the model" : absl::StrCat("nested model '", prefix, "'");
@@ -143,16 +143,16 @@ absl::StatusOr<std::string> InlineModel(const json& model, const std::string& pr
       return absl::InvalidArgumentError(absl::StrCat(source, ": ", where, " has a layer without a config"));
     }
     const std::string name = layer.contains("name") && layer["name"].is_string() ? layer["name"].get<std::string>()
-                                                                                 : layer["config"].value("name", "");
+                                                                                 : StringField(layer["config"], "name");
     const std::string flat_name = prefix + name;
     std::vector<std::string> inputs;
     if (sequential) {
-      if (previous.empty() && layer.value("class_name", "") != "InputLayer" && !IsNestedModel(layer)) {
+      if (previous.empty() && StringField(layer, "class_name") != "InputLayer" && !IsNestedModel(layer)) {
         return absl::InvalidArgumentError(
             absl::StrCat(source, ": a Sequential model with nested models must start with an InputLayer"));
       }
       if (!previous.empty()) inputs = {previous};
-    } else if (layer.value("class_name", "") != "InputLayer") {
+    } else if (StringField(layer, "class_name") != "InputLayer") {
       ConfigReader reader(layer["config"], absl::StrCat(source, ": layer '", flat_name, "'"), keras_major);
       ASSIGN_OR_RETURN(std::vector<std::string> names, ParseInbound(layer, reader));
       for (const std::string& from : names) {
@@ -162,7 +162,7 @@ absl::StatusOr<std::string> InlineModel(const json& model, const std::string& pr
         inputs.push_back(it->second);
       }
     }
-    if (layer.value("class_name", "") == "InputLayer") {
+    if (StringField(layer, "class_name") == "InputLayer") {
       if (input.empty() && (sequential ? previous.empty() : true)) {
         out.push_back(Rewired(layer, flat_name, {}));
         renamed[name] = previous = flat_name;

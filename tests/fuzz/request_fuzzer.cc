@@ -60,7 +60,7 @@ const InferenceCore& Inference() {
   static const InferenceCore* core = [] {
     ServiceLimits limits;
     limits.max_batch_images = 64;
-    return new InferenceCore(*classifier, FakeServedModel(), "resnet8", limits);
+    return new InferenceCore(*classifier, FakeServedModel(), "resnet8", "1", limits);
   }();
   return *core;
 }
