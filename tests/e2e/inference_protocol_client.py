@@ -173,3 +173,17 @@ assert stats.inference_stats.fail.count == 11, stats
 assert stats.inference_stats.compute_infer.count >= successes, stats
 print(f"statistics: {stats.inference_stats.success.count} successes, {stats.inference_stats.fail.count} failures, "
       f"{stats.inference_count} images")
+
+# Triton's repository extension over gRPC: the one model, ready as version 1;
+# what cannot be done is refused with its reason, and the model keeps serving.
+index = stub.RepositoryIndex(pb.RepositoryIndexRequest(ready=True), metadata=auth)
+assert [(m.name, m.version, m.state) for m in index.models] == [("resnet8", "1", "READY")], index
+with_parameter = pb.RepositoryModelLoadRequest(model_name="resnet8")
+with_parameter.parameters["config"].string_param = "{}"
+expect_error(INVALID, "load parameter 'config' is not supported", stub.RepositoryModelLoad, with_parameter)
+expect_error(NOT_FOUND, "model 'resnet9' is not loaded", stub.RepositoryModelUnload,
+             pb.RepositoryModelUnloadRequest(model_name="resnet9"))
+expect_error(grpc.StatusCode.UNAUTHENTICATED, "", stub.RepositoryIndex, pb.RepositoryIndexRequest(), metadata=None)
+assert stub.ModelReady(pb.ModelReadyRequest(name="resnet8")).ready
+print(f"repository index: {[(m.name, m.version, m.state) for m in index.models]}; a load parameter and an unknown "
+      "unload refused")
