@@ -47,14 +47,19 @@ absl::StatusOr<std::unique_ptr<ModelServer>> ModelServer::Start(const ModelServe
   self->models_ = std::make_unique<ModelRepository>(MakeKerasModelLoader(std::move(loading)), options.repository,
                                                     options.server.limits, self->admission_.get());
 
-  // Listen first (health NOT_SERVING), so probes see the startup; serve only
-  // after every model has passed its self-check.
-  ASSIGN_OR_RETURN(self->server_, EvaluatorServer::Start(options.server, self->models_.get(), &self->metrics_));
+  // The startup models load before any server thread exists: the loader
+  // reads HDF5 in a forked child (keras/child_process.h), and a fork beside
+  // gRPC's threads could leave the child waiting on a lock no thread will
+  // release (seen under ASan: reads that never finished).
   if (!options.model_path.empty()) {
     ASSIGN_OR_RETURN(ModelSource source, SingleFileSource(options.server.model_name, options.model_path));
     RETURN_IF_ERROR(self->models_->Add(source));
   } else {
     RETURN_IF_ERROR(self->models_->LoadFolder());
+  }
+  // Listen (health NOT_SERVING until SetServing below).
+  ASSIGN_OR_RETURN(self->server_, EvaluatorServer::Start(options.server, self->models_.get(), &self->metrics_));
+  if (!options.repository.folder.empty()) {
     if (options.poll_period > absl::ZeroDuration()) {
       ModelServer* server = self.get();
       self->poller_ = std::thread([server, period = options.poll_period] { server->PollEvery(period); });

@@ -1,6 +1,6 @@
-// The whole server as one library call: listen (health NOT_SERVING, so
-// probes see the startup), load every model (convert, and prove the
-// conversion with the self-check on the path that serves), then SERVING;
+// The whole server as one library call: load every model (convert, and
+// prove the conversion with the self-check on the path that serves), listen,
+// then SERVING;
 // with a repository folder, keep polling it for new and changed models.
 // TensorFlow Serving's Server::BuildAndStart is the model; main.cc only maps
 // flags to options.
