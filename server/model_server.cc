@@ -47,10 +47,8 @@ absl::StatusOr<std::unique_ptr<ModelServer>> ModelServer::Start(const ModelServe
   self->models_ = std::make_unique<ModelRepository>(MakeKerasModelLoader(std::move(loading)), options.repository,
                                                     options.server.limits, self->admission_.get());
 
-  // The startup models load before any server thread exists: the loader
-  // reads HDF5 in a forked child (keras/child_process.h), and a fork beside
-  // gRPC's threads could leave the child waiting on a lock no thread will
-  // release (seen under ASan: reads that never finished).
+  // The startup models load before the server listens, so that it never
+  // answers for a model that is not there yet.
   if (!options.model_path.empty()) {
     ASSIGN_OR_RETURN(ModelSource source, SingleFileSource(options.server.model_name, options.model_path));
     RETURN_IF_ERROR(self->models_->Add(source));

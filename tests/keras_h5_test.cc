@@ -1,11 +1,15 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <limits>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "server/keras/h5_file.h"
 #include "tests/support/keras_fixture.h"
@@ -86,6 +90,34 @@ TEST(KerasH5, SurvivesAFileThatCanCrashHdf5) {
     EXPECT_STATUS(file, absl::StatusCode::kInvalidArgument, path + ": reading the file with HDF5");
     std::cout << "HDF5 on the regression file: " << file.status().message() << "\n";
   }
+}
+
+// Reads from a thread while others keep the allocator and a lock busy: the
+// reader is a new program, so no lock of this process is held in it.
+TEST(KerasH5, ReadsWhileOtherThreadsWork) {
+  std::atomic<bool> stop{false};
+  std::mutex busy;
+  std::vector<std::thread> workers;
+  for (int i = 0; i < 4; ++i) {
+    workers.emplace_back([&] {
+      while (!stop) {
+        std::lock_guard<std::mutex> hold(busy);
+        std::vector<std::string> churn(64, std::string(4096, 'x'));
+      }
+    });
+  }
+  for (int read = 0; read < 5; ++read) EXPECT_OK(ReadKerasH5File(testing::SharedModelPath()).status());
+  stop = true;
+  for (std::thread& worker : workers) worker.join();
+}
+
+TEST(KerasH5, NamesTheReaderProgramWhenItIsMissing) {
+  setenv("RESNET8_H5_READER", "/nonexistent/resnet8_h5_reader", 1);
+  absl::StatusOr<KerasH5File> file = ReadKerasH5File(testing::SharedModelPath());
+  unsetenv("RESNET8_H5_READER");
+  EXPECT_STATUS(file, absl::StatusCode::kInternal,
+                "cannot start /nonexistent/resnet8_h5_reader: No such file or directory");
+  EXPECT_NE(file.status().message().find("RESNET8_H5_READER"), std::string::npos) << file.status();
 }
 
 TEST(KerasH5, RejectsMissingFile) {

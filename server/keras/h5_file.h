@@ -65,13 +65,16 @@ inline constexpr int64_t kMaxTotalWeightElements = int64_t{1} << 28;
 // limits allow reads in a few seconds; a corrupt one can make HDF5 loop forever.
 inline constexpr absl::Duration kDefaultH5ReadTimeLimit = absl::Seconds(20);
 
-// Reads `path`. HDF5 runs in a forked child process (see child_process.h), so
+// Reads `path`. HDF5 runs in a process of its own, the program
+// resnet8_h5_reader (h5_reader_main.cc, started as subprocess.h says), so
 // a file that makes the library crash or loop cannot take the caller with it.
 // Errors: NOT_FOUND when the file does not exist; INVALID_ARGUMENT when it is
 // empty, not HDF5, truncated, lacks `model_config` or `model_weights`, holds a
 // weight that is not floating point, is too large, or has a NaN or infinite
 // value, or when HDF5 crashes on it or does not finish within `time_limit`;
-// INTERNAL when no child process can be started. Every message names the
+// INTERNAL when the reader program cannot be started (it is looked for
+// beside the running program, then in the build tree; the environment
+// variable RESNET8_H5_READER names another place). Every message names the
 // file, and the layer and variable where there is one. Thread-safe.
 absl::StatusOr<KerasH5File> ReadKerasH5File(const std::string& path,
                                             absl::Duration time_limit = kDefaultH5ReadTimeLimit);
@@ -83,7 +86,7 @@ absl::StatusOr<KerasH5File> ReadKerasH5File(const std::string& path,
 // KerasLayerWeights each, named by the group's path without "/vars". The
 // variables of a group are its datasets "0", "1", ... in numeric order; any
 // other name is an error. Groups elsewhere (optimizer, metrics) are not read.
-// Runs in a child process like ReadKerasH5File, with the same limits and
+// Runs in the reader program like ReadKerasH5File, with the same limits and
 // errors; `source` names the member in messages ("m.keras: model.weights.h5").
 absl::StatusOr<std::vector<KerasLayerWeights>> ReadKerasWeightsImage(
     const std::string& image, const std::string& source, absl::Duration time_limit = kDefaultH5ReadTimeLimit);

@@ -16,8 +16,9 @@
 // Keras 3.6+ recorded the layer's name on the group, the two must agree.
 // docs/conversion.md describes the layout and the versions it covers.
 //
-// Every member read is bounded (zip_archive.h); HDF5 runs in a child process
-// (h5_file.h) on the weights held in memory, so nothing is written to disk.
+// Every member read is bounded (zip_archive.h); HDF5 runs in the reader
+// program (h5_file.h) on the weights, handed over in memory, so nothing is
+// written to disk.
 #ifndef RESNET8_SERVER_KERAS_KERAS_ARCHIVE_H_
 #define RESNET8_SERVER_KERAS_KERAS_ARCHIVE_H_
 

@@ -40,8 +40,6 @@ constexpr int kProgramSampleEvery = 50;  // every 50th case of a shard also runs
 // model_config JSON) at the front of the file and the weights after it; half
 // the cases aim there, where corruption reaches the parser rather than a weight.
 constexpr size_t kMetadataBytes = 64 << 10;
-// Short, so that a case that makes HDF5 loop costs little; the real model reads in milliseconds.
-constexpr absl::Duration kReadLimit = absl::Seconds(3);
 
 std::string ReadBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
