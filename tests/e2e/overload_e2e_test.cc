@@ -222,10 +222,11 @@ TEST(Overload, ExcessIsRefusedAtOnceAdmittedStreamsAreExactAndMemoryStaysBounded
   ASSERT_FALSE(server.rest.empty()) << server.process->Output();
 
   // A lone run: the reference answers and the capacity. Then a warm-up of
-  // one-shot calls of every pass size the flood will cause and 32 concurrent
-  // evaluations (the stream limit), and a quiet spell (the server trims freed
-  // memory after 2 s of quiet): the idle memory of a server that has served
-  // at full concurrency. Such a server keeps 50-100 MiB more than a fresh one
+  // one-shot calls of every pass size the flood will cause, 32 concurrent
+  // evaluations (the stream limit) and the REST flood's connections, and a
+  // quiet spell (the server trims freed memory after 2 s of quiet): the idle
+  // memory of a server that has served at full concurrency on both
+  // protocols. Such a server keeps 50-100 MiB more than a fresh one
   // (allocator arenas of the threads that ran; docs/operations.md); the
   // overload must add nothing to that.
   const LabeledImages images = FirstImages(kStreamImages);
@@ -252,6 +253,22 @@ TEST(Overload, ExcessIsRefusedAtOnceAdmittedStreamsAreExactAndMemoryStaysBounded
       warm.emplace_back([&] {
         EvaluatorClient client(EvaluatorClient::Connect(server.grpc));
         EXPECT_OK(client.Evaluate(images, alone));
+      });
+    }
+    for (std::thread& thread : warm) thread.join();
+  }
+  {
+    // The REST binding at the flood's concurrency, long enough for every
+    // connection to be renewed (a thread per connection, 100 requests each).
+    const std::string body = RestInferBody(kRestCallImages);
+    std::vector<std::thread> warm;
+    for (int t = 0; t < kRestFloodThreads; ++t) {
+      warm.emplace_back([&] {
+        httplib::Client rest(server.rest.substr(0, server.rest.rfind(':')), PortOf(server.rest));
+        for (int call = 0; call < 250; ++call) {
+          httplib::Result result = rest.Post("/v2/models/resnet8/infer", body, "application/json");
+          EXPECT_TRUE(result && result->status == 200);
+        }
       });
     }
     for (std::thread& thread : warm) thread.join();
