@@ -22,8 +22,7 @@
 // under torch::InferenceMode. How fast that is depends on choices measured on
 // Debian's LibTorch 1.13 (see BENCHMARKS.md): channels-last activations,
 // forward passes of at most 16 images (larger ones fall out of cache and get
-// slower), and never a single image, which PyTorch routes past oneDNN to a
-// reference-BLAS path about 10x slower.
+// slower), and oneDNN's prepacked convolutions with their ReLUs fused in.
 //
 //   ASSIGN_OR_RETURN(auto classifier, TorchClassifier::Create(module, {32, 32, 3}, 10, {}));
 //   RETURN_IF_ERROR(classifier->Classify(batch, absl::MakeSpan(probabilities)));
@@ -49,12 +48,17 @@ struct TorchClassifierOptions {
   // Run the network on channels-last (NHWC-strided) activations, which
   // oneDNN's convolutions take without reordering.
   bool channels_last = true;
+  // Convolutions as oneDNN prepacked ones, with a following ReLU fused in
+  // (prepacked_convolutions.h).
+  bool prepacked_convolutions = true;
   // Split a batch into forward passes of at most this many images; 0 runs the
   // whole batch in one pass.
   int64_t max_forward_batch = 16;
-  // Pad a one-image pass with a copy of the image, so that it takes oneDNN's
-  // path (PyTorch 1.13 sends a single small image to its native convolution).
-  bool pad_single_image = true;
+  // Pad a one-image pass with a copy of the image, so that aten::conv2d takes
+  // oneDNN's path (PyTorch 1.13 sends a single small image to its native
+  // convolution, about 10x slower). Prepacked convolutions run one image on
+  // oneDNN as it is, and faster unpadded (BENCHMARKS.md).
+  bool pad_single_image = false;
   // Compute threads, each running whole forward passes; 0 means one per core.
   int compute_threads = 0;
   // OpenMP threads of each compute thread's team; 0 means the cores divided
@@ -76,6 +80,7 @@ struct TorchClassifierOptions {
   static TorchClassifierOptions Straightforward() {
     TorchClassifierOptions plain;
     plain.channels_last = false;
+    plain.prepacked_convolutions = false;
     plain.max_forward_batch = 0;
     plain.pad_single_image = false;
     plain.compute_threads = 1;
@@ -90,7 +95,8 @@ class TorchClassifier final : public ImageClassifier {
   // [N, classes] probabilities, and starts the compute thread. Returns
   // INVALID_ARGUMENT if `input_shape` (height, width, channels) is not
   // 32x32x3 (the wire format carries CIFAR-sized images only), if `classes` is
-  // not positive, or if an option is out of range.
+  // not positive, or if an option is out of range; INTERNAL if the
+  // convolutions cannot be prepacked.
   static absl::StatusOr<std::unique_ptr<TorchClassifier>> Create(torch::jit::Module module, const Shape& input_shape,
                                                                  int64_t classes,
                                                                  const TorchClassifierOptions& options);
