@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
-#include "server/torch/prepacked_convolutions.h"
+#include "server/torch/serving_rewrites.h"
 
 namespace resnet8 {
 
@@ -32,10 +32,10 @@ absl::StatusOr<std::unique_ptr<TorchClassifier>> TorchClassifier::Create(torch::
   if (options.compute_threads > 1024 || options.compute_threads < 0) {
     return absl::InvalidArgumentError("compute_threads is not between 0 and 1024");
   }
-  if (options.prepacked_convolutions) {
+  if (options.serving_rewrites) {
     const int64_t pass_images = options.max_forward_batch > 0 ? options.max_forward_batch : 16;
-    ASSIGN_OR_RETURN(PrepackedConvolutions prepacked, PrepackConvolutions(module, pass_images));
-    module = std::move(prepacked.module);
+    ASSIGN_OR_RETURN(ServingRewrite rewritten, RewriteForServing(module, pass_images));
+    module = std::move(rewritten.module);
   }
   return std::unique_ptr<TorchClassifier>(new TorchClassifier(std::move(module), classes, options));
 }

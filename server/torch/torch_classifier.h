@@ -22,7 +22,7 @@
 // under torch::InferenceMode. How fast that is depends on choices measured on
 // Debian's LibTorch 1.13 (see BENCHMARKS.md): channels-last activations,
 // forward passes of at most 16 images (larger ones fall out of cache and get
-// slower), and oneDNN's prepacked convolutions with their ReLUs fused in.
+// slower), and the module rewritten for serving (serving_rewrites.h).
 //
 //   ASSIGN_OR_RETURN(auto classifier, TorchClassifier::Create(module, {32, 32, 3}, 10, {}));
 //   RETURN_IF_ERROR(classifier->Classify(batch, absl::MakeSpan(probabilities)));
@@ -48,9 +48,9 @@ struct TorchClassifierOptions {
   // Run the network on channels-last (NHWC-strided) activations, which
   // oneDNN's convolutions take without reordering.
   bool channels_last = true;
-  // Convolutions as oneDNN prepacked ones, with a following ReLU fused in
-  // (prepacked_convolutions.h).
-  bool prepacked_convolutions = true;
+  // The module rewritten for serving: oneDNN prepacked convolutions, ReLUs
+  // fused into them and into Adds (serving_rewrites.h).
+  bool serving_rewrites = true;
   // Split a batch into forward passes of at most this many images; 0 runs the
   // whole batch in one pass.
   int64_t max_forward_batch = 16;
@@ -80,7 +80,7 @@ struct TorchClassifierOptions {
   static TorchClassifierOptions Straightforward() {
     TorchClassifierOptions plain;
     plain.channels_last = false;
-    plain.prepacked_convolutions = false;
+    plain.serving_rewrites = false;
     plain.max_forward_batch = 0;
     plain.pad_single_image = false;
     plain.compute_threads = 1;
@@ -95,8 +95,8 @@ class TorchClassifier final : public ImageClassifier {
   // [N, classes] probabilities, and starts the compute thread. Returns
   // INVALID_ARGUMENT if `input_shape` (height, width, channels) is not
   // 32x32x3 (the wire format carries CIFAR-sized images only), if `classes` is
-  // not positive, or if an option is out of range; INTERNAL if the
-  // convolutions cannot be prepacked.
+  // not positive, or if an option is out of range; INTERNAL if the module
+  // cannot be rewritten for serving.
   static absl::StatusOr<std::unique_ptr<TorchClassifier>> Create(torch::jit::Module module, const Shape& input_shape,
                                                                  int64_t classes,
                                                                  const TorchClassifierOptions& options);

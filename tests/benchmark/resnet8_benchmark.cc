@@ -328,8 +328,8 @@ int Run(const std::string& self) {
   TorchClassifierOptions o;
   ablate("BatchNorm not folded", false, o);
   o = {};
-  o.prepacked_convolutions = false;
-  ablate("aten::conv2d, not prepacked, ReLU apart", true, o);
+  o.serving_rewrites = false;
+  ablate("module as built: aten::conv2d, ReLU and Add apart", true, o);
   o = {};
   o.channels_last = false;
   ablate("contiguous (NCHW) instead of channels-last", true, o);

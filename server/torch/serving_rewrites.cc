@@ -1,9 +1,10 @@
-#include "server/torch/prepacked_convolutions.h"
+#include "server/torch/serving_rewrites.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/passes/fuse_relu.h>
 
 #include <string>
 #include <vector>
@@ -57,13 +58,13 @@ torch::jit::Node* FollowingRelu(const torch::jit::Node& conv) {
 
 }  // namespace
 
-absl::StatusOr<PrepackedConvolutions> PrepackConvolutions(const torch::jit::Module& module, int64_t pass_images) {
+absl::StatusOr<ServingRewrite> RewriteForServing(const torch::jit::Module& module, int64_t pass_images) {
   const auto prepack = c10::Dispatcher::singleton().findSchema({"mkldnn_prepacked::conv2d_prepack", ""});
   if (!prepack.has_value()) {
     return absl::InternalError("this LibTorch has no oneDNN prepacked convolution (mkldnn_prepacked::conv2d_prepack)");
   }
   const c10::Symbol run = c10::Symbol::fromQualString("mkldnn_prepacked::conv2d_run");
-  PrepackedConvolutions result;
+  ServingRewrite result;
   try {
     torch::jit::Module eval = module.clone();
     eval.eval();
@@ -90,8 +91,12 @@ absl::StatusOr<PrepackedConvolutions> PrepackConvolutions(const torch::jit::Modu
       ++result.convolutions;
     }
     torch::jit::EliminateDeadCode(graph);
+    torch::jit::FuseAddRelu(graph);
+    for (torch::jit::Node* node : graph->nodes()) {
+      result.fused_add_relus += node->kind() == c10::Symbol::fromQualString("aten::_add_relu");
+    }
   } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat("prepacking the convolutions failed: ", e.what_without_backtrace()));
+    return absl::InternalError(absl::StrCat("rewriting the module for serving failed: ", e.what_without_backtrace()));
   }
   return result;
 }

@@ -1,9 +1,10 @@
-// Prepacked convolutions (prepacked_convolutions.h) compute what the module
-// as built computes: every convolution of the shared model is rewritten and
-// each ReLU that directly follows one is fused in; the result agrees with the
-// reference executor, and with the module as built at every pass size and in
-// both memory formats; a float64 module is left to aten.
-#include "server/torch/prepacked_convolutions.h"
+// The module rewritten for serving (serving_rewrites.h) computes what the
+// module as built computes: every convolution of the shared model becomes a
+// prepacked one, each ReLU that directly follows one is fused in, and each
+// Add + ReLU becomes one op; the result agrees with the reference executor,
+// and with the module as built at every pass size and in both memory
+// formats; a float64 module's convolutions are left to aten.
+#include "server/torch/serving_rewrites.h"
 
 #include <gtest/gtest.h>
 
@@ -18,17 +19,19 @@ namespace {
 using testing::Float32Tolerance;
 using testing::SharedModel;
 
-TEST(PrepackedConvolutions, RewriteEveryConvolutionOfTheSharedModelAndAgree) {
+TEST(ServingRewrites, RewriteEveryConvolutionAndReluOfTheSharedModelAndAgree) {
   const KerasModel keras = SharedModel();
   const TorchModuleOptions fold{.softmax_logits = true, .fold_batch_norm = true};
   ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(keras, fold, "shared"));
-  ASSERT_OK_AND_ASSIGN(PrepackedConvolutions prepacked, PrepackConvolutions(module, 16));
+  ASSERT_OK_AND_ASSIGN(ServingRewrite prepacked, RewriteForServing(module, 16));
   // 9 convolutions; a ReLU follows the first and the first of each block
   // (the others feed an Add, whose ReLU comes after the sum).
   EXPECT_EQ(prepacked.convolutions, 9);
   EXPECT_EQ(prepacked.fused_relus, 4);
+  EXPECT_EQ(prepacked.fused_add_relus, 3);
   const std::string graph = prepacked.module.get_method("forward").graph()->toString();
   EXPECT_EQ(graph.find("aten::conv2d"), std::string::npos) << graph;
+  EXPECT_EQ(graph.find("aten::relu"), std::string::npos) << graph;
 
   ASSERT_OK_AND_ASSIGN(CheckResult check,
                        CheckModuleAgainstReference(keras, prepacked.module, Float32Tolerance(keras, fold)));
@@ -52,13 +55,14 @@ TEST(PrepackedConvolutions, RewriteEveryConvolutionOfTheSharedModelAndAgree) {
   }
 }
 
-TEST(PrepackedConvolutions, LeaveAFloat64ModuleToAten) {
+TEST(ServingRewrites, LeaveAFloat64ModulesConvolutionsToAten) {
   const KerasModel keras = SharedModel();
   ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(keras, {.float64 = true}, "shared"));
-  ASSERT_OK_AND_ASSIGN(PrepackedConvolutions prepacked, PrepackConvolutions(module, 16));
+  ASSERT_OK_AND_ASSIGN(ServingRewrite prepacked, RewriteForServing(module, 16));
   EXPECT_EQ(prepacked.convolutions, 0);
   torch::InferenceMode inference;
   const torch::Tensor input = torch::rand({2, 3, 32, 32}, torch::kFloat32) * 255;
+  // Add + ReLU in one op rounds as the two did: float64 stays exact.
   EXPECT_TRUE(torch::equal(module.forward({input}).toTensor(), prepacked.module.forward({input}).toTensor()));
 }
 
