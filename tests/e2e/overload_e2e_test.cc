@@ -210,25 +210,156 @@ struct FloodTally {
   }
 };
 
+constexpr int kStreams = 64, kStreamLimit = 32;  // the second is --max_concurrent_streams' default
+constexpr int kFloodCallImages = 128, kRestCallImages = 8;
+constexpr int kFloodChannels = 2, kRestFloodThreads = 8;
+
+// What one overload met: each stream's result and time, and the floods'.
+struct OverloadOutcome {
+  std::vector<absl::StatusOr<EvaluationResult>> streams = std::vector<absl::StatusOr<EvaluationResult>>(kStreams);
+  std::vector<absl::Duration> stream_took = std::vector<absl::Duration>(kStreams);
+  FloodTally grpc, rest;
+  // From the flood's start to its last call sent: the offered rate's span.
+  std::atomic<int64_t> sending_us{0};
+
+  double OfferedImagesPerSecond() const {
+    return (grpc.images_offered + rest.images_offered) / (sending_us.load() / 1e6);
+  }
+  void Sent(absl::Duration since_start) {
+    int64_t us = absl::ToInt64Microseconds(since_start), seen = sending_us.load();
+    while (us > seen && !sending_us.compare_exchange_weak(seen, us)) {
+    }
+  }
+};
+
+// Floods `server` for `flood` with ModelInfer calls: gRPC on a fixed
+// schedule of `images_per_second`, whatever the answers take, and REST from
+// kRestFloodThreads connections as fast as they are answered. A second in,
+// kStreams evaluations of `images` start at once, each its own client.
+void Overload(const RunningServer& server, const LabeledImages& images, const EvaluateOptions& options,
+              double images_per_second, absl::Duration flood, OverloadOutcome* outcome) {
+  // Each gRPC call has a 10 s deadline (a hang is a failure).
+  const absl::Duration interval = absl::Seconds(kFloodChannels * kFloodCallImages / images_per_second);
+  const inference::ModelInferRequest flood_request = GrpcInferRequest(kFloodCallImages);
+  FloodTally& grpc_flood = outcome->grpc;
+  FloodTally& rest_flood = outcome->rest;
+  struct Call {
+    grpc::ClientContext context;
+    inference::ModelInferResponse response;
+    grpc::Status status;
+    absl::Time sent;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<inference::ModelInferResponse>> reader;
+  };
+  const absl::Time flood_start = absl::Now();
+  std::vector<std::thread> flooders;
+  std::vector<std::unique_ptr<grpc::CompletionQueue>> queues;
+  for (int t = 0; t < kFloodChannels; ++t) {
+    queues.push_back(std::make_unique<grpc::CompletionQueue>());
+    grpc::CompletionQueue* queue = queues.back().get();
+    flooders.emplace_back([&, t, queue] {  // sends
+      grpc::ChannelArguments arguments;
+      arguments.SetInt("flood_channel", t);  // a connection of its own
+      auto stub = inference::GRPCInferenceService::NewStub(
+          grpc::CreateCustomChannel(server.grpc, grpc::InsecureChannelCredentials(), arguments));
+      for (absl::Time next = flood_start + interval * t / kFloodChannels; next < flood_start + flood;
+           next += interval) {
+        absl::SleepFor(next - absl::Now());
+        auto* call = new Call;
+        call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+        call->sent = absl::Now();
+        grpc_flood.images_offered.fetch_add(kFloodCallImages);
+        outcome->Sent(call->sent - flood_start);
+        call->reader = stub->AsyncModelInfer(&call->context, flood_request, queue);
+        call->reader->Finish(&call->response, &call->status, call);
+      }
+      queue->Shutdown();  // the receiver drains what is still in flight
+    });
+    flooders.emplace_back([&, queue] {  // receives
+      void* tag = nullptr;
+      bool ok = false;
+      while (queue->Next(&tag, &ok)) {
+        std::unique_ptr<Call> call(static_cast<Call*>(tag));
+        if (call->status.ok() && call->response.outputs_size() == 1) {
+          grpc_flood.answered.fetch_add(1);
+        } else if (call->status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+                   call->status.error_message().find("--max_queued_images") != std::string::npos) {
+          grpc_flood.Refused(absl::Now() - call->sent);
+        } else {
+          grpc_flood.Failed(absl::StrCat(call->status.error_code(), " ", call->status.error_message()));
+        }
+      }
+    });
+  }
+  const std::string rest_body = RestInferBody(kRestCallImages);
+  for (int t = 0; t < kRestFloodThreads; ++t) {
+    flooders.emplace_back([&] {
+      httplib::Client rest(server.rest.substr(0, server.rest.rfind(':')), PortOf(server.rest));
+      rest.set_read_timeout(10);
+      while (absl::Now() < flood_start + flood) {
+        const absl::Time sent = absl::Now();
+        rest_flood.images_offered.fetch_add(kRestCallImages);
+        outcome->Sent(sent - flood_start);
+        httplib::Result result = rest.Post("/v2/models/resnet8/infer", rest_body, "application/json");
+        if (result && result->status == 200) {
+          rest_flood.answered.fetch_add(1);
+        } else if (result && result->status == 429 && result->get_header_value("Retry-After") == "1") {
+          rest_flood.Refused(absl::Now() - sent);
+        } else {
+          rest_flood.Failed(result ? absl::StrCat(result->status, " ", result->body) : "no answer");
+        }
+      }
+    });
+  }
+
+  absl::SleepFor(absl::Seconds(1));
+  std::vector<std::thread> evaluations;
+  for (int k = 0; k < kStreams; ++k) {
+    evaluations.emplace_back([&, k] {
+      EvaluatorClient client(EvaluatorClient::Connect(server.grpc));
+      const absl::Time start = absl::Now();
+      outcome->streams[k] = client.Evaluate(images, options);
+      outcome->stream_took[k] = absl::Now() - start;
+    });
+  }
+  for (std::thread& evaluation : evaluations) evaluation.join();
+  for (std::thread& flooder : flooders) flooder.join();
+}
+
+// What every overload must give: the stream limit's streams admitted, each
+// with exactly a lone run's answers (`reference`), the rest refused at once;
+// every flood call answered or refused at once, none failed or left hanging.
+void ExpectOverloadHandled(const OverloadOutcome& outcome, const EvaluationResult& reference, const std::string& run) {
+  SCOPED_TRACE(run);
+  int admitted = 0;
+  for (int k = 0; k < kStreams; ++k) {
+    if (outcome.streams[k].ok()) {
+      ++admitted;
+      ExpectSamePredictions(*outcome.streams[k], reference, absl::StrCat("stream ", k));
+    } else {
+      EXPECT_EQ(outcome.streams[k].status().code(), absl::StatusCode::kResourceExhausted)
+          << outcome.streams[k].status();
+      EXPECT_LT(outcome.stream_took[k], absl::Seconds(1)) << "a refused stream must be told at once";
+    }
+  }
+  EXPECT_EQ(admitted, kStreamLimit);
+  for (const auto& [name, tally] : {std::pair{"gRPC", &outcome.grpc}, std::pair{"REST", &outcome.rest}}) {
+    EXPECT_EQ(tally->failed.load(), 0) << name << ": " << tally->first_failure;
+    EXPECT_GT(tally->answered.load(), 0) << name;
+    EXPECT_GT(tally->refused.load(), 0) << name;
+    EXPECT_LT(tally->slowest_refusal_us.load(), 1000000) << name << ": a refusal must come at once";
+  }
+}
+
 TEST(Overload, ExcessIsRefusedAtOnceAdmittedStreamsAreExactAndMemoryStaysBounded) {
-  constexpr int kStreams = 64, kFloodCallImages = 128, kRestCallImages = 8;
   // 1,000 images per stream in CI; RESNET8_OVERLOAD_STREAM_IMAGES=10000 runs
   // the full test set in each stream (about 2 minutes here; BENCHMARKS.md).
   const char* stream_images = std::getenv("RESNET8_OVERLOAD_STREAM_IMAGES");
   const int kStreamImages = stream_images != nullptr ? std::atoi(stream_images) : 1000;
-  constexpr int kFloodChannels = 2, kRestFloodThreads = 8;
-  constexpr absl::Duration kFlood = absl::Seconds(30);
+  constexpr absl::Duration kRehearsal = absl::Seconds(8), kFlood = absl::Seconds(30);
   RunningServer server = StartServer({});
   ASSERT_FALSE(server.rest.empty()) << server.process->Output();
 
-  // A lone run: the reference answers and the capacity. Then a warm-up of
-  // one-shot calls of every pass size the flood will cause, 32 concurrent
-  // evaluations (the stream limit) and the REST flood's connections, and a
-  // quiet spell (the server trims freed memory after 2 s of quiet): the idle
-  // memory of a server that has served at full concurrency on both
-  // protocols. Such a server keeps 50-100 MiB more than a fresh one
-  // (allocator arenas of the threads that ran; docs/operations.md); the
-  // overload must add nothing to that.
+  // A lone run: the reference answers and the capacity.
   const LabeledImages images = FirstImages(kStreamImages);
   EvaluateOptions alone;
   alone.streams = 1;
@@ -238,6 +369,19 @@ TEST(Overload, ExcessIsRefusedAtOnceAdmittedStreamsAreExactAndMemoryStaysBounded
   EvaluatorClient lone_client(EvaluatorClient::Connect(server.grpc));
   ASSERT_OK_AND_ASSIGN(EvaluationResult reference, lone_client.Evaluate(images, alone));
   const double capacity = kStreamImages / reference.seconds;  // images per second
+  // The flood is scheduled for 17x the capacity: the pacer shares the two
+  // cores with the server and may fall a little behind; what it offered
+  // while sending is measured, and must reach 16x.
+  const double flood_rate = 17 * capacity;
+
+  // Then one-shot calls of every pass size the flood can cause, and the same
+  // overload for a few seconds, and a quiet spell (the server trims freed
+  // memory after 2 s of quiet): the idle memory of a server that has served
+  // at full concurrency on both protocols. Such a server keeps 50-100 MiB
+  // more than a fresh one (allocator arenas and the threads of gRPC's and the
+  // HTTP ports' pools; docs/operations.md). The full overload must add
+  // nothing to that: memory that grew with its length would be a leak or a
+  // queue that never drained.
   {
     auto warm =
         inference::GRPCInferenceService::NewStub(grpc::CreateChannel(server.grpc, grpc::InsecureChannelCredentials()));
@@ -248,30 +392,9 @@ TEST(Overload, ExcessIsRefusedAtOnceAdmittedStreamsAreExactAndMemoryStaysBounded
     }
   }
   {
-    std::vector<std::thread> warm;
-    for (int k = 0; k < 32; ++k) {
-      warm.emplace_back([&] {
-        EvaluatorClient client(EvaluatorClient::Connect(server.grpc));
-        EXPECT_OK(client.Evaluate(images, alone));
-      });
-    }
-    for (std::thread& thread : warm) thread.join();
-  }
-  {
-    // The REST binding at the flood's concurrency, long enough for every
-    // connection to be renewed (a thread per connection, 100 requests each).
-    const std::string body = RestInferBody(kRestCallImages);
-    std::vector<std::thread> warm;
-    for (int t = 0; t < kRestFloodThreads; ++t) {
-      warm.emplace_back([&] {
-        httplib::Client rest(server.rest.substr(0, server.rest.rfind(':')), PortOf(server.rest));
-        for (int call = 0; call < 250; ++call) {
-          httplib::Result result = rest.Post("/v2/models/resnet8/infer", body, "application/json");
-          EXPECT_TRUE(result && result->status == 200);
-        }
-      });
-    }
-    for (std::thread& thread : warm) thread.join();
+    OverloadOutcome rehearsal;
+    Overload(server, images, alone, flood_rate, kRehearsal, &rehearsal);
+    ExpectOverloadHandled(rehearsal, reference, "rehearsal");
   }
   absl::SleepFor(absl::Seconds(5));
   const int64_t idle_kib = server.process->ResidentKiB();
@@ -300,121 +423,9 @@ TEST(Overload, ExcessIsRefusedAtOnceAdmittedStreamsAreExactAndMemoryStaysBounded
     }
   });
 
-  // The gRPC flood: asynchronous calls on a fixed schedule, whatever the
-  // answers take, from kFloodChannels channels; each call has a 10 s deadline
-  // (a hang is a failure). Scheduled for 17x the capacity: the pacer shares
-  // the two cores with the server and falls a little behind; what it offered
-  // is measured, and must reach 16x.
-  const double calls_per_second = 17 * capacity / kFloodCallImages;
-  const absl::Duration interval = absl::Seconds(kFloodChannels / calls_per_second);
-  const inference::ModelInferRequest flood_request = GrpcInferRequest(kFloodCallImages);
-  FloodTally grpc_flood, rest_flood;
-  struct Call {
-    grpc::ClientContext context;
-    inference::ModelInferResponse response;
-    grpc::Status status;
-    absl::Time sent;
-    std::unique_ptr<grpc::ClientAsyncResponseReader<inference::ModelInferResponse>> reader;
-  };
-  const absl::Time flood_start = absl::Now();
-  std::vector<std::thread> flooders;
-  std::vector<std::unique_ptr<grpc::CompletionQueue>> queues;
-  for (int t = 0; t < kFloodChannels; ++t) {
-    queues.push_back(std::make_unique<grpc::CompletionQueue>());
-    grpc::CompletionQueue* queue = queues.back().get();
-    flooders.emplace_back([&, t, queue] {  // sends
-      grpc::ChannelArguments arguments;
-      arguments.SetInt("flood_channel", t);  // a connection of its own
-      auto stub = inference::GRPCInferenceService::NewStub(
-          grpc::CreateCustomChannel(server.grpc, grpc::InsecureChannelCredentials(), arguments));
-      for (absl::Time next = flood_start + interval * t / kFloodChannels; next < flood_start + kFlood;
-           next += interval) {
-        absl::SleepFor(next - absl::Now());
-        auto* call = new Call;
-        call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-        call->sent = absl::Now();
-        grpc_flood.images_offered.fetch_add(kFloodCallImages);
-        call->reader = stub->AsyncModelInfer(&call->context, flood_request, queue);
-        call->reader->Finish(&call->response, &call->status, call);
-      }
-      queue->Shutdown();  // the receiver drains what is still in flight
-    });
-    flooders.emplace_back([&, queue] {  // receives
-      void* tag = nullptr;
-      bool ok = false;
-      while (queue->Next(&tag, &ok)) {
-        std::unique_ptr<Call> call(static_cast<Call*>(tag));
-        if (call->status.ok() && call->response.outputs_size() == 1) {
-          grpc_flood.answered.fetch_add(1);
-        } else if (call->status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
-                   call->status.error_message().find("--max_queued_images") != std::string::npos) {
-          grpc_flood.Refused(absl::Now() - call->sent);
-        } else {
-          grpc_flood.Failed(absl::StrCat(call->status.error_code(), " ", call->status.error_message()));
-        }
-      }
-    });
-  }
-  const std::string rest_body = RestInferBody(kRestCallImages);
-  for (int t = 0; t < kRestFloodThreads; ++t) {
-    flooders.emplace_back([&] {
-      httplib::Client rest(server.rest.substr(0, server.rest.rfind(':')), PortOf(server.rest));
-      rest.set_read_timeout(10);
-      while (absl::Now() < flood_start + kFlood) {
-        const absl::Time sent = absl::Now();
-        rest_flood.images_offered.fetch_add(kRestCallImages);
-        httplib::Result result = rest.Post("/v2/models/resnet8/infer", rest_body, "application/json");
-        if (result && result->status == 200) {
-          rest_flood.answered.fetch_add(1);
-        } else if (result && result->status == 429 && result->get_header_value("Retry-After") == "1") {
-          rest_flood.Refused(absl::Now() - sent);
-        } else {
-          rest_flood.Failed(result ? absl::StrCat(result->status, " ", result->body) : "no answer");
-        }
-      }
-    });
-  }
-
-  // 64 evaluations at once, a second into the flood, each its own client.
-  absl::SleepFor(absl::Seconds(1));
-  std::vector<absl::StatusOr<EvaluationResult>> results(kStreams);
-  std::vector<absl::Duration> took(kStreams);
-  std::vector<std::thread> evaluations;
-  for (int k = 0; k < kStreams; ++k) {
-    evaluations.emplace_back([&, k] {
-      EvaluatorClient client(EvaluatorClient::Connect(server.grpc));
-      const absl::Time start = absl::Now();
-      results[k] = client.Evaluate(images, alone);
-      took[k] = absl::Now() - start;
-    });
-  }
-  for (std::thread& evaluation : evaluations) evaluation.join();
-  for (std::thread& flooder : flooders) flooder.join();
-  const absl::Duration flood_time = absl::Now() - flood_start;
-
-  int admitted = 0, refused = 0;
-  absl::Duration slowest_stream_refusal;
-  for (int k = 0; k < kStreams; ++k) {
-    if (results[k].ok()) {
-      ++admitted;
-      ExpectSamePredictions(*results[k], reference, absl::StrCat("stream ", k));
-    } else {
-      EXPECT_EQ(results[k].status().code(), absl::StatusCode::kResourceExhausted) << results[k].status();
-      ++refused;
-      slowest_stream_refusal = std::max(slowest_stream_refusal, took[k]);
-    }
-  }
-  EXPECT_EQ(admitted, 32);  // --max_concurrent_streams
-  EXPECT_EQ(refused, kStreams - 32);
-  EXPECT_LT(slowest_stream_refusal, absl::Seconds(1));
-
-  for (FloodTally* tally : {&grpc_flood, &rest_flood}) {
-    EXPECT_EQ(tally->failed.load(), 0) << tally->first_failure;
-    EXPECT_GT(tally->answered.load(), 0);
-    EXPECT_GT(tally->refused.load(), 0);
-    EXPECT_LT(tally->slowest_refusal_us.load(), 1000000) << "a refusal must come at once";
-  }
-  const double offered = (grpc_flood.images_offered + rest_flood.images_offered) / absl::ToDoubleSeconds(flood_time);
+  OverloadOutcome run;
+  Overload(server, images, alone, flood_rate, kFlood, &run);
+  ExpectOverloadHandled(run, reference, "overload");
 
   // Health stayed SERVING and answered, under full load, within a second.
   stop.store(true);
@@ -427,21 +438,29 @@ TEST(Overload, ExcessIsRefusedAtOnceAdmittedStreamsAreExactAndMemoryStaysBounded
   // 24 KiB per image the limits let in, with the defaults 32 streams of 1,024
   // images and 4,096 queued), and back within 10% of idle once the load
   // stops and the server has been quiet for its 2 s.
-  constexpr int64_t kBoundKiB = (32 * 1024 + 4096) * 24;
+  constexpr int64_t kBoundKiB = (kStreamLimit * 1024 + 4096) * 24;
   memory.join();
   int64_t after_kib = server.process->ResidentKiB();
   for (const absl::Time give_up = absl::Now() + absl::Seconds(30);
        after_kib > idle_kib * 11 / 10 && absl::Now() < give_up; after_kib = server.process->ResidentKiB()) {
     absl::SleepFor(absl::Milliseconds(200));
   }
+  int refused_streams = 0;
+  absl::Duration slowest_stream_refusal;
+  for (int k = 0; k < kStreams; ++k) {
+    if (run.streams[k].ok()) continue;
+    ++refused_streams;
+    slowest_stream_refusal = std::max(slowest_stream_refusal, run.stream_took[k]);
+  }
+  const double offered = run.OfferedImagesPerSecond();
   std::cerr << absl::StrFormat(
-      "capacity %.0f images/s; offered %.0f images/s (%.1fx) for %.0f s; streams: %d admitted, %d refused (slowest "
-      "refusal %s); gRPC flood: %d answered, %d refused (slowest %.1f ms); REST flood: %d answered, %d refused "
-      "(slowest %.1f ms); health: %d checks, slowest %.1f ms; RSS idle %d MiB, peak %d MiB, after %d MiB\n",
-      capacity, offered, offered / capacity, absl::ToDoubleSeconds(flood_time), admitted, refused,
-      absl::FormatDuration(slowest_stream_refusal), grpc_flood.answered.load(), grpc_flood.refused.load(),
-      grpc_flood.slowest_refusal_us.load() / 1000.0, rest_flood.answered.load(), rest_flood.refused.load(),
-      rest_flood.slowest_refusal_us.load() / 1000.0, health_checks.load(), slowest_health_us.load() / 1000.0,
+      "capacity %.0f images/s; offered %.0f images/s (%.1fx) over %.1f s; streams: %d refused (slowest refusal %s); "
+      "gRPC flood: %d answered, %d refused (slowest %.1f ms); REST flood: %d answered, %d refused (slowest %.1f ms); "
+      "health: %d checks, slowest %.1f ms; RSS idle %d MiB, peak %d MiB, after %d MiB\n",
+      capacity, offered, offered / capacity, run.sending_us.load() / 1e6, refused_streams,
+      absl::FormatDuration(slowest_stream_refusal), run.grpc.answered.load(), run.grpc.refused.load(),
+      run.grpc.slowest_refusal_us.load() / 1000.0, run.rest.answered.load(), run.rest.refused.load(),
+      run.rest.slowest_refusal_us.load() / 1000.0, health_checks.load(), slowest_health_us.load() / 1000.0,
       idle_kib / 1024, peak_kib.load() / 1024, after_kib / 1024);
   EXPECT_GE(offered, 16 * capacity) << "the flood did not reach 16x the capacity";
   EXPECT_LE(peak_kib.load(), idle_kib + kBoundKiB);
