@@ -311,6 +311,18 @@ int Run(const std::string& self) {
         std::cout << line << "\n";
       }
     }
+    // The server's arrangement: one compute thread per core, each running
+    // whole passes on one OpenMP thread (a lone pass on every core).
+    std::string line = absl::StrFormat("%-8s %-14s", absl::StrCat(cores, "x1"), "channels-last");
+    for (int64_t b : {1, 8, 16, 32, 64, 128, 256, 500}) {
+      TorchClassifierOptions options;
+      options.max_forward_batch = b;
+      auto classifier = classifier_of(folded_module, options);
+      const double rate = Median([&] { return Throughput(**classifier, b == 1 ? few : sweep_images, 500, nullptr); });
+      absl::StrAppend(&line, absl::StrFormat(" %6.0f", rate));
+      json["sweep"].push_back({{"compute_threads", cores}, {"forward_batch", b}, {"images_per_second", rate}});
+    }
+    std::cout << line << "  (compute threads x OpenMP threads: the server's default)\n";
   }
 
   // (b) what the server runs.
