@@ -8,7 +8,7 @@ namespace resnet8 {
 TeamPolicy ChooseTeams(int cores, int runners, int threads) {
   if (threads > 0) return {threads, threads};
   if (threads < 0) return {};
-  return {std::max(1, cores / std::max(1, runners)), cores};
+  return {std::max(1, cores / std::max(1, runners)), cores, kSplitLonePassFromImages};
 }
 
 // One Run() call waiting for the runners.

@@ -41,13 +41,21 @@ struct BatchSchedulerOptions {
 };
 
 // OpenMP team sizes for a runner: for its share of parallel passes, and for
-// a pass that runs alone. 0 leaves the library's default.
+// a pass that runs alone and has at least `alone_from_images` images (a
+// smaller one keeps the shared team). 0 leaves the library's default.
 struct TeamPolicy {
   int shared = 0;
   int alone = 0;
+  int64_t alone_from_images = 0;
 };
+// A lone pass is split over the cores only from this many images: below it,
+// one core finishes the pass sooner (measured with oneDNN's prepacked
+// convolutions on 2 cores: one image 0.57 ms on one core against 1.58 ms on
+// two; 32 images about even; 64 images 1.19x faster on two; BENCHMARKS.md).
+inline constexpr int64_t kSplitLonePassFromImages = 64;
 // `threads` > 0 fixes both; 0 divides `cores` among the runners (at least 1
-// each) and gives a lone pass every core; -1 leaves the defaults.
+// each) and gives a lone pass of kSplitLonePassFromImages or more every
+// core; -1 leaves the defaults.
 TeamPolicy ChooseTeams(int cores, int runners, int threads);
 
 // One caller's images, as the runner sees them.

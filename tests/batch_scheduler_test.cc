@@ -165,9 +165,10 @@ TEST(BatchScheduler, RefusesOutputsThatDoNotDivideAmongTheImages) {
                 "the same number of outputs for each");
 }
 
-TEST(TeamPolicy, DividesTheCoresAmongRunnersAndGivesALonePassEveryCore) {
+TEST(TeamPolicy, DividesTheCoresAmongRunnersAndGivesALargeLonePassEveryCore) {
   EXPECT_EQ(ChooseTeams(8, 2, 0).shared, 4);
   EXPECT_EQ(ChooseTeams(8, 2, 0).alone, 8);
+  EXPECT_EQ(ChooseTeams(8, 2, 0).alone_from_images, kSplitLonePassFromImages);
   EXPECT_EQ(ChooseTeams(2, 4, 0).shared, 1);  // at least one each
   EXPECT_EQ(ChooseTeams(8, 2, 3).shared, 3);
   EXPECT_EQ(ChooseTeams(8, 2, 3).alone, 3);

@@ -74,30 +74,38 @@ TEST(ServedClassifier, PassesSharedAmongComputeThreadsLandInPlace) {
   EXPECT_EQ(shared->forward_passes() - startup_passes, 2 * 13);
 }
 
-// A lone request runs on every core; the passes of a large batch run one per
-// compute thread, each on one core. Counted by LibTorch's own thread count, so
-// this fails if the team is sized in another OpenMP runtime than LibTorch's.
-TEST(ServedClassifier, ALonePassRunsOnEveryCoreAndSharedPassesOnOne) {
+// A large lone pass runs on every core; a small lone pass, and the passes of
+// a large batch, run one per compute thread, each on one core. Counted by
+// LibTorch's own thread count, so this fails if the team is sized in another
+// OpenMP runtime than LibTorch's.
+TEST(ServedClassifier, ALargeLonePassRunsOnEveryCoreOtherPassesOnOne) {
   if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "one core: every pass runs on it";
   ASSERT_OK_AND_ASSIGN(LoadedModel model, LoadKerasFile(testing::SharedModelPath(), {}));
-  ASSERT_OK_AND_ASSIGN(ServedClassifier classifier_served, MakeServedClassifier(model, true, {}));
+  TorchClassifierOptions whole_passes;
+  whole_passes.max_forward_batch = kSplitLonePassFromImages;
+  ASSERT_OK_AND_ASSIGN(ServedClassifier classifier_served, MakeServedClassifier(model, true, whole_passes));
   const std::unique_ptr<TorchClassifier>& classifier = classifier_served.classifier;
-  std::vector<uint8_t> bytes(64 * kImageBytes, 128);
-  std::vector<float> probabilities(64 * 10);
+  const int64_t large = kSplitLonePassFromImages;
+  std::vector<uint8_t> bytes(4 * large * kImageBytes, 128);
+  std::vector<float> probabilities(4 * large * 10);
   // The startup precision measurement ran passes of its own.
   const int64_t startup_passes = classifier->forward_passes();
   const int64_t startup_on_every_core = classifier->passes_on_every_core();
-  for (int i = 0; i < 5; ++i) {
-    ASSERT_OK(
-        classifier->Classify({absl::MakeConstSpan(bytes).subspan(0, kImageBytes), 1, PixelLayout::kInterleavedHwc},
-                             absl::MakeSpan(probabilities).subspan(0, 10)));
+  for (int64_t count : {int64_t{1}, large - 1}) {
+    ASSERT_OK(classifier->Classify(
+        {absl::MakeConstSpan(bytes).subspan(0, count * kImageBytes), count, PixelLayout::kInterleavedHwc},
+        absl::MakeSpan(probabilities).subspan(0, count * 10)));
   }
-  EXPECT_EQ(classifier->passes_on_every_core() - startup_on_every_core, 5);
-  // 64 images are 4 passes of 16: the first three leave work queued, so they
-  // run on one core each; only the last may find the other threads idle.
-  ASSERT_OK(classifier->Classify({bytes, 64, PixelLayout::kInterleavedHwc}, absl::MakeSpan(probabilities)));
-  EXPECT_EQ(classifier->forward_passes() - startup_passes, 5 + 4);
-  EXPECT_LE(classifier->passes_on_every_core() - startup_on_every_core, 5 + 1);
+  EXPECT_EQ(classifier->passes_on_every_core() - startup_on_every_core, 0);
+  ASSERT_OK(classifier->Classify(
+      {absl::MakeConstSpan(bytes).subspan(0, large * kImageBytes), large, PixelLayout::kInterleavedHwc},
+      absl::MakeSpan(probabilities).subspan(0, large * 10)));
+  EXPECT_EQ(classifier->passes_on_every_core() - startup_on_every_core, 1);
+  // Four large passes: the first three leave work queued, so they run on one
+  // core each; only the last may find the other threads idle.
+  ASSERT_OK(classifier->Classify({bytes, 4 * large, PixelLayout::kInterleavedHwc}, absl::MakeSpan(probabilities)));
+  EXPECT_EQ(classifier->forward_passes() - startup_passes, 3 + 4);
+  EXPECT_LE(classifier->passes_on_every_core() - startup_on_every_core, 1 + 1);
 }
 
 TEST(ServedClassifier, RefusesModelsItCannotServe) {

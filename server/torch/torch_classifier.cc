@@ -108,7 +108,9 @@ absl::Status TorchClassifier::RunPass(const SchedulerPass& pass, TeamPolicy team
   // omp_set_num_threads, not at::set_num_threads: the latter also rebuilds
   // LibTorch's global pthreadpool, on every call.
   int& team = runner_teams_[pass.runner];
-  const int wanted = pass.alone ? teams.alone : teams.shared;
+  int64_t images = 0;
+  for (const SchedulerSlice& slice : pass.slices) images += slice.count;
+  const int wanted = pass.alone && images >= teams.alone_from_images ? teams.alone : teams.shared;
   if (wanted > 0 && wanted != team) omp_set_num_threads(team = wanted);
   // LibTorch's own count, so that a test sees the team it really runs.
   if (cores_ > 1 && at::get_num_threads() == cores_) passes_on_every_core_.fetch_add(1);

@@ -8,9 +8,10 @@
 // pass with an OpenMP team of its own size (1 by default): whole passes in
 // parallel waste less than one pass split over the cores, whose every layer
 // ends in a barrier (measured on 2 cores: 2-7% more images/s for an evaluation,
-// 15-30% more for concurrent small requests; BENCHMARKS.md). But a pass with
-// nothing queued or running beside it, such as a lone client's request, is
-// split over every core (one image: p50 1.9-2.2 ms instead of 2.4-2.7). A
+// 15-30% more for concurrent small requests; BENCHMARKS.md). A large pass
+// with nothing queued or running beside it is split over every core; a small
+// one (below kSplitLonePassFromImages, so every pass of the default size) is
+// finished sooner by one core. A
 // request that arrives meanwhile still starts at once on another compute
 // thread; making it wait for the lone pass cost a third of the concurrent
 // throughput. Inference
@@ -62,8 +63,8 @@ struct TorchClassifierOptions {
   // Compute threads, each running whole forward passes; 0 means one per core.
   int compute_threads = 0;
   // OpenMP threads of each compute thread's team; 0 means the cores divided
-  // among the compute threads (at least 1), and every core for a pass that
-  // runs alone; -1 leaves LibTorch's default.
+  // among the compute threads (at least 1), and every core for a large pass
+  // that runs alone (batch_scheduler.h); -1 leaves LibTorch's default.
   int threads = 0;
   // Dynamic batching: requests smaller than max_forward_batch that wait in
   // the queue together run as one forward pass. A positive delay makes the
@@ -107,7 +108,7 @@ class TorchClassifier final : public ImageClassifier {
   // Forward passes run so far (merged requests share one). Thread-safe.
   int64_t forward_passes() const { return forward_passes_.load(); }
   // Of those, the passes LibTorch ran split over every core (on a machine
-  // of more than one): a lone request's, or all with one compute thread.
+  // of more than one): a large lone pass, or all with one compute thread.
   int64_t passes_on_every_core() const { return passes_on_every_core_.load(); }
   // Thread-safe: calls from many threads queue for the compute threads, in order.
   absl::Status Classify(const ImageBatchView& batch, absl::Span<float> probabilities) const override;
