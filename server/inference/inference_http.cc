@@ -5,8 +5,6 @@
 #include <openssl/pem.h>
 
 #include <nlohmann/json.hpp>
-#include <string>
-#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -174,19 +172,20 @@ absl::StatusOr<std::unique_ptr<InferenceHttpServer>> InferenceHttpServer::Start(
               response.set_content(RepositoryIndexJson(RepositoryIndexOf(models, *ready_only)), "application/json");
               return absl::OkStatus();
             }));
-  // Triton's load and unload: the model named in the path; {} back.
-  using Change = absl::Status (ModelRepository::*)(const std::string& name);
-  for (const auto& [action, route_name, change] :
-       {std::tuple<std::string, std::string, Change>{"load", "RepositoryModelLoad", &ModelRepository::Load},
-        {"unload", "RepositoryModelUnload", &ModelRepository::Unload}}) {
-    http.Post("/v2/repository/models/([^/]+)/" + action,
-              route(route_name, false, [&models, action = action, change = change](Request request, Response response) {
-                if (absl::Status bad = CheckRepositoryRequestBody(request.body, action); !bad.ok()) return bad;
-                if (absl::Status done = (models.*change)(request.matches[1].str()); !done.ok()) return done;
-                Reply(response, json::object());
-                return absl::OkStatus();
-              }));
-  }
+  http.Post("/v2/repository/models/([^/]+)/load",
+            route("RepositoryModelLoad", false, [&models](Request request, Response response) {
+              if (absl::Status bad = CheckRepositoryRequestBody(request.body, "load"); !bad.ok()) return bad;
+              if (absl::Status loaded = models.Load(request.matches[1].str()); !loaded.ok()) return loaded;
+              Reply(response, json::object());
+              return absl::OkStatus();
+            }));
+  http.Post("/v2/repository/models/([^/]+)/unload",
+            route("RepositoryModelUnload", false, [&models](Request request, Response response) {
+              if (absl::Status bad = CheckRepositoryRequestBody(request.body, "unload"); !bad.ok()) return bad;
+              if (absl::Status unloaded = models.Unload(request.matches[1].str()); !unloaded.ok()) return unloaded;
+              Reply(response, json::object());
+              return absl::OkStatus();
+            }));
   // Anything else, and a body over the limit, answers JSON too.
   http.set_error_handler([](const httplib::Request& request, httplib::Response& response) {
     if (!response.body.empty()) return;  // a route's own answer
