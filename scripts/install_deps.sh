@@ -11,6 +11,7 @@ set -euo pipefail
 run_packages=(
   build-essential cmake pkg-config git ca-certificates
   libtorch-dev            # LibTorch (CPU) for the converted model
+  libdnnl-dev             # oneDNN, under LibTorch's convolutions: fused residual sums
   libhdf5-dev             # HDF5 C API for reading the Keras .h5
   zlib1g-dev              # inflating the members of Keras 3 .keras archives (zip)
   nlohmann-json3-dev      # parser for the model_config JSON: header-only, strict, good errors

@@ -1,7 +1,7 @@
 // The module rewritten for serving (serving_rewrites.h) computes what the
 // module as built computes: every convolution of the shared model becomes a
-// prepacked one, each ReLU that directly follows one is fused in, and each
-// Add + ReLU becomes one op; the result agrees with the reference executor,
+// oneDNN one, with the padding before it, the residual Add and the ReLU
+// after it fused in; the result agrees with the reference executor,
 // and with the module as built at every pass size and in both memory
 // formats; a float64 module's convolutions are left to aten.
 #include "server/torch/serving_rewrites.h"
@@ -23,15 +23,19 @@ TEST(ServingRewrites, RewriteEveryConvolutionAndReluOfTheSharedModelAndAgree) {
   const KerasModel keras = SharedModel();
   const TorchModuleOptions fold{.softmax_logits = true, .fold_batch_norm = true};
   ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(keras, fold, "shared"));
-  ASSERT_OK_AND_ASSIGN(ServingRewrite prepacked, RewriteForServing(module, 16));
-  // 9 convolutions; a ReLU follows the first and the first of each block
-  // (the others feed an Add, whose ReLU comes after the sum).
+  ASSERT_OK_AND_ASSIGN(ServingRewrite prepacked, RewriteForServing(module));
+  // 9 convolutions; a ReLU follows the first and the first of each block,
+  // the second of each block feeds the residual Add (whose ReLU follows it),
+  // and the first of blocks 2 and 3 pads one pixel more after than before.
   EXPECT_EQ(prepacked.convolutions, 9);
-  EXPECT_EQ(prepacked.fused_relus, 4);
-  EXPECT_EQ(prepacked.fused_add_relus, 3);
+  EXPECT_EQ(prepacked.fused_paddings, 2);
+  EXPECT_EQ(prepacked.fused_sums, 3);
+  EXPECT_EQ(prepacked.fused_relus, 7);
+  EXPECT_EQ(prepacked.fused_add_relus, 0);
   const std::string graph = prepacked.module.get_method("forward").graph()->toString();
-  EXPECT_EQ(graph.find("aten::conv2d"), std::string::npos) << graph;
-  EXPECT_EQ(graph.find("aten::relu"), std::string::npos) << graph;
+  for (const char* gone : {"aten::conv2d", "aten::relu", "aten::add", "aten::_add_relu", "aten::constant_pad_nd"}) {
+    EXPECT_EQ(graph.find(gone), std::string::npos) << gone << " in " << graph;
+  }
 
   ASSERT_OK_AND_ASSIGN(CheckResult check,
                        CheckModuleAgainstReference(keras, prepacked.module, Float32Tolerance(keras, fold)));
@@ -58,7 +62,7 @@ TEST(ServingRewrites, RewriteEveryConvolutionAndReluOfTheSharedModelAndAgree) {
 TEST(ServingRewrites, LeaveAFloat64ModulesConvolutionsToAten) {
   const KerasModel keras = SharedModel();
   ASSERT_OK_AND_ASSIGN(torch::jit::Module module, BuildTorchModule(keras, {.float64 = true}, "shared"));
-  ASSERT_OK_AND_ASSIGN(ServingRewrite prepacked, RewriteForServing(module, 16));
+  ASSERT_OK_AND_ASSIGN(ServingRewrite prepacked, RewriteForServing(module));
   EXPECT_EQ(prepacked.convolutions, 0);
   torch::InferenceMode inference;
   const torch::Tensor input = torch::rand({2, 3, 32, 32}, torch::kFloat32) * 255;

@@ -33,8 +33,7 @@ absl::StatusOr<std::unique_ptr<TorchClassifier>> TorchClassifier::Create(torch::
     return absl::InvalidArgumentError("compute_threads is not between 0 and 1024");
   }
   if (options.serving_rewrites) {
-    const int64_t pass_images = options.max_forward_batch > 0 ? options.max_forward_batch : 16;
-    ASSIGN_OR_RETURN(ServingRewrite rewritten, RewriteForServing(module, pass_images));
+    ASSIGN_OR_RETURN(ServingRewrite rewritten, RewriteForServing(module));
     module = std::move(rewritten.module);
   }
   return std::unique_ptr<TorchClassifier>(new TorchClassifier(std::move(module), classes, options));
