@@ -30,6 +30,7 @@ TEST(ServingRewrites, RewriteEveryConvolutionAndReluOfTheSharedModelAndAgree) {
   EXPECT_EQ(prepacked.convolutions, 9);
   EXPECT_EQ(prepacked.fused_paddings, 2);
   EXPECT_EQ(prepacked.fused_sums, 3);
+  EXPECT_EQ(prepacked.sums_in_place, 3);  // no residual is read after its block's sum
   EXPECT_EQ(prepacked.fused_relus, 7);
   EXPECT_EQ(prepacked.fused_add_relus, 0);
   const std::string graph = prepacked.module.get_method("forward").graph()->toString();

@@ -148,6 +148,7 @@ absl::StatusOr<ServingRewrite> RewriteForServing(const torch::jit::Module& modul
       }
       Node* last = replaced.back();
       if (residual != nullptr) spec.overwrite_residual = MayOverwrite(*residual, *replaced[1], *last);
+      result.sums_in_place += spec.overwrite_residual;
 
       ++result.convolutions;
       result.fused_paddings += padding != nullptr;

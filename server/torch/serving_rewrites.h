@@ -30,6 +30,7 @@ struct ServingRewrite {
   int convolutions = 0;     // rewritten to resnet8::conv2d
   int fused_paddings = 0;   // of those, with the padding before them fused in
   int fused_sums = 0;       // with the residual Add after them
+  int sums_in_place = 0;    // of those, written into the residual's memory
   int fused_relus = 0;      // with the ReLU after them (and after the Add, if fused)
   int fused_add_relus = 0;  // other Adds followed by a ReLU
 };
