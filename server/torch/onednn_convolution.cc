@@ -1,7 +1,5 @@
 #include "server/torch/onednn_convolution.h"
 
-#include <algorithm>
-#include <exception>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -84,20 +82,11 @@ std::shared_ptr<const Conv2dContext::Compiled> Conv2dContext::Compile(const at::
   }
   const at::Tensor& w = spec_.weight;
   const int64_t groups = spec_.groups;
-  TORCH_CHECK(input_sizes.size() == 4 && input_sizes[1] == w.size(1) * groups, "oneDNN convolution: input of shape ",
-              input_sizes, " for weights of shape ", w.sizes(), " in ", groups, " groups");
   auto compiled = std::make_shared<Compiled>();
   compiled->input_sizes = input_sizes.vec();
   compiled->sum = sum;
   compiled->relu = relu;
-  compiled->output_sizes = {input_sizes[0], w.size(0), 0, 0};
-  for (int d = 0; d < 2; ++d) {
-    const int64_t span = spec_.dilation[d] * (w.size(2 + d) - 1) + 1;
-    const int64_t padded = input_sizes[2 + d] + spec_.padding_before[d] + spec_.padding_after[d];
-    TORCH_CHECK(padded >= span, "oneDNN convolution: input of shape ", input_sizes,
-                " is smaller than the kernel of shape ", w.sizes());
-    compiled->output_sizes[2 + d] = (padded - span) / spec_.stride[d] + 1;
-  }
+  compiled->output_sizes = OutputSizes(input_sizes);
   // Torch's [out, in / groups, h, w] weights are oneDNN's oihw, or goihw
   // once the output channels are split by group.
   const memory::desc user_weights =
@@ -148,6 +137,22 @@ std::shared_ptr<const Conv2dContext::Compiled> Conv2dContext::Compile(const at::
   return compiled;
 }
 
+std::vector<int64_t> Conv2dContext::OutputSizes(at::IntArrayRef input_sizes) const {
+  const at::Tensor& w = spec_.weight;
+  TORCH_CHECK(input_sizes.size() == 4 && input_sizes[1] == w.size(1) * spec_.groups,
+              "oneDNN convolution: input of shape ", input_sizes, " for weights of shape ", w.sizes(), " in ",
+              spec_.groups, " groups");
+  std::vector<int64_t> sizes = {input_sizes[0], w.size(0), 0, 0};
+  for (int d = 0; d < 2; ++d) {
+    const int64_t span = spec_.dilation[d] * (w.size(2 + d) - 1) + 1;
+    const int64_t padded = input_sizes[2 + d] + spec_.padding_before[d] + spec_.padding_after[d];
+    TORCH_CHECK(padded >= span, "oneDNN convolution: input of shape ", input_sizes,
+                " is smaller than the kernel of shape ", w.sizes());
+    sizes[2 + d] = (padded - span) / spec_.stride[d] + 1;
+  }
+  return sizes;
+}
+
 at::Tensor Conv2dContext::Execute(const at::Tensor& input, bool relu, const at::Tensor* sum_into) {
   const at::Tensor src = input.contiguous(at::MemoryFormat::ChannelsLast);
   const std::shared_ptr<const Compiled> compiled = Compile(src.sizes(), sum_into != nullptr, relu);
@@ -182,23 +187,16 @@ at::Tensor Conv2dContext::Run(const at::Tensor& input, const at::Tensor* residua
               input.sizes());
   if (residual == nullptr) return Execute(input, spec_.relu, nullptr);
   const at::Tensor& r = *residual;
-  const bool fits =
-      r.scalar_type() == at::kFloat && r.dim() == 4 && r.size(0) == input.size(0) && r.size(1) == spec_.weight.size(0);
-  at::Tensor sum;
-  if (fits) {
-    // The residual's shape must be the output's; Compile computes it.
-    const std::vector<int64_t> out = Compile(input.sizes(), true, spec_.relu)->output_sizes;
-    if (r.sizes() == at::IntArrayRef(out)) {
-      const bool reuse =
-          spec_.overwrite_residual && r.is_contiguous(at::MemoryFormat::ChannelsLast) && !r.is_alias_of(input);
-      if (reuse) {
-        sum = r;
-      } else {
-        sum = at::empty(out, r.options().memory_format(at::MemoryFormat::ChannelsLast));
-        sum.copy_(r);
-      }
-      return Execute(input, spec_.relu, &sum);
+  const std::vector<int64_t> out = OutputSizes(input.sizes());
+  if (r.scalar_type() == at::kFloat && r.sizes() == at::IntArrayRef(out)) {
+    const bool reuse =
+        spec_.overwrite_residual && r.is_contiguous(at::MemoryFormat::ChannelsLast) && !r.is_alias_of(input);
+    at::Tensor sum = r;
+    if (!reuse) {
+      sum = at::empty(out, r.options().memory_format(at::MemoryFormat::ChannelsLast));
+      sum.copy_(r);
     }
+    return Execute(input, spec_.relu, &sum);
   }
   // Broadcast or another type: aten's add, as the graph had it.
   at::Tensor result = at::add(Execute(input, false, nullptr), r);

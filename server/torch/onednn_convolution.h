@@ -59,10 +59,10 @@ class Conv2dContext : public torch::CustomClassHolder {
   // as aten::add does, in a separate pass. Throws c10::Error.
   at::Tensor Run(const at::Tensor& input, const at::Tensor* residual);
 
-  const Conv2dSpec& spec() const { return spec_; }
-
  private:
   struct Compiled;
+  // Throws c10::Error if the input does not fit the weights.
+  std::vector<int64_t> OutputSizes(at::IntArrayRef input_sizes) const;
   std::shared_ptr<const Compiled> Compile(const at::IntArrayRef input_sizes, bool sum, bool relu);
   at::Tensor Execute(const at::Tensor& input, bool relu, const at::Tensor* sum_into);
 
