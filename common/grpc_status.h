@@ -15,6 +15,10 @@ namespace resnet8 {
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
+// What a handler answers when its client is gone: the call was cancelled or
+// its deadline passed before the handler could read or write.
+grpc::Status ClientGoneStatus();
+
 }  // namespace resnet8
 
 #endif  // RESNET8_COMMON_GRPC_STATUS_H_

@@ -25,19 +25,26 @@ void AdmissionGate::Ticket::Release() {
   gate_ = nullptr;
 }
 
+absl::Status AdmissionGate::Refuse(int64_t held, absl::string_view call) {
+  refused_.fetch_add(1, std::memory_order_relaxed);
+  absl::Status busy =
+      absl::ResourceExhaustedError(absl::StrCat("the server is at its --max_queued_images limit (", held,
+                                                " images queued of ", max_images_, call, "): retry later"));
+  busy.SetPayload(kOverloadPayload, absl::Cord("1"));
+  return busy;
+}
+
+absl::Status AdmissionGate::RefuseWhenFull() {
+  const int64_t held = in_flight_.load(std::memory_order_relaxed);
+  return held >= max_images_ ? Refuse(held, "") : absl::OkStatus();
+}
+
 absl::StatusOr<AdmissionGate::Ticket> AdmissionGate::Admit(int64_t images) {
   int64_t held = in_flight_.load(std::memory_order_relaxed);
   do {
     // A call larger than the whole gate is admitted when nothing else is in
     // flight, so that no valid request (within max_batch_images) can never run.
-    if (held > 0 && held + images > max_images_) {
-      refused_.fetch_add(1, std::memory_order_relaxed);
-      absl::Status busy = absl::ResourceExhaustedError(absl::StrCat("the server is at its --max_queued_images limit (",
-                                                                    held, " images queued of ", max_images_,
-                                                                    "; this call has ", images, "): retry later"));
-      busy.SetPayload(kOverloadPayload, absl::Cord("1"));
-      return busy;
-    }
+    if (held > 0 && held + images > max_images_) return Refuse(held, absl::StrCat("; this call has ", images));
   } while (!in_flight_.compare_exchange_weak(held, held + images, std::memory_order_acq_rel));
   admitted_.fetch_add(1, std::memory_order_relaxed);
   return Ticket(this, images);

@@ -24,6 +24,7 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace resnet8 {
 
@@ -51,6 +52,11 @@ class AdmissionGate {
   // A ticket for `images`, or RESOURCE_EXHAUSTED (IsOverload) naming
   // --max_queued_images when that many more would exceed it. Thread-safe.
   absl::StatusOr<Ticket> Admit(int64_t images);
+  // RESOURCE_EXHAUSTED (IsOverload) naming --max_queued_images when the gate
+  // is full, so that Admit() would refuse a call of any size; OK otherwise.
+  // A service asks this before it reads a request, so that a flood of calls
+  // it must refuse costs it neither their bodies nor their parsing. Thread-safe.
+  absl::Status RefuseWhenFull();
   // Counts `images` already admitted (a batch of an admitted stream), whatever
   // the count. Thread-safe.
   Ticket Hold(int64_t images);
@@ -60,6 +66,9 @@ class AdmissionGate {
   int64_t max_images() const { return max_images_; }
 
  private:
+  // Counts a refusal and says why; `call` describes the refused call.
+  absl::Status Refuse(int64_t held, absl::string_view call);
+
   const int64_t max_images_;
   std::atomic<int64_t> in_flight_{0};
   std::atomic<int64_t> admitted_{0};  // calls, since start

@@ -129,6 +129,14 @@ absl::StatusOr<std::unique_ptr<EvaluatorServer>> EvaluatorServer::Start(const Se
   // gRPC sets SO_REUSEPORT on Linux unless told not to: a second server on
   // a port in use would start and silently take part of its traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // A client may send only 16 KiB of a call before the server asks for its
+  // message (a handler that reads it grants the rest). ModelInfer refuses
+  // calls while the admission gate is full without asking, so a flood of
+  // 400 KB calls costs the server 16 KiB each instead of every byte; with
+  // gRPC's default (a window grown by BDP probing) the flood's bodies arrived
+  // anyway and refusals waited behind them for seconds (docs/operations.md).
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 << 10);
   builder.AddListeningPort(options.address, credentials, &server->port_);
   builder.RegisterService(&server->service_);
   builder.RegisterService(&server->inference_service_);

@@ -49,6 +49,23 @@ TEST(AdmissionGate, ACallLargerThanTheGateRunsAlone) {
   EXPECT_OK(gate.Admit(1));
 }
 
+// Asked before a request is read: refuses exactly when Admit() would refuse
+// a call of any size.
+TEST(AdmissionGate, AFullGateRefusesBeforeTheCallIsRead) {
+  AdmissionGate gate(10);
+  EXPECT_OK(gate.RefuseWhenFull());
+  ASSERT_OK_AND_ASSIGN(AdmissionGate::Ticket nine, gate.Admit(9));
+  EXPECT_OK(gate.RefuseWhenFull());  // one image would still fit
+  ASSERT_OK_AND_ASSIGN(AdmissionGate::Ticket one, gate.Admit(1));
+  const absl::Status full = gate.RefuseWhenFull();
+  EXPECT_STATUS(full, absl::StatusCode::kResourceExhausted,
+                "at its --max_queued_images limit (10 images queued of 10)");
+  EXPECT_TRUE(IsOverload(full));
+  EXPECT_EQ(gate.refused(), 1);
+  one = AdmissionGate::Ticket();
+  EXPECT_OK(gate.RefuseWhenFull());
+}
+
 TEST(AdmissionGate, ConcurrentCallsNeverHoldMoreThanTheLimit) {
   AdmissionGate gate(16);
   std::atomic<int64_t> held{0}, most{0};

@@ -17,8 +17,6 @@
 namespace resnet8 {
 namespace {
 
-const grpc::Status kClientGone(grpc::StatusCode::CANCELLED, "the call was cancelled or its deadline passed");
-
 // The position of `method` in the generated service, which registers the
 // methods in the order the .proto declares them.
 int MethodIndex(absl::string_view method) {
@@ -35,7 +33,7 @@ grpc::Status Send(const google::protobuf::Message& message, Writer* writer) {
   grpc::Status serialized =
       grpc::SerializationTraits<google::protobuf::Message>::Serialize(message, &buffer, &own_buffer);
   if (!serialized.ok()) return serialized;
-  return writer->Write(buffer) ? grpc::Status::OK : kClientGone;
+  return writer->Write(buffer) ? grpc::Status::OK : ClientGoneStatus();
 }
 
 v1::ModelInfo ToWireModelInfo(const ModelVersion& version, const ServiceLimits& limits) {
@@ -105,11 +103,11 @@ grpc::Status EvaluatorService::DoClassify(grpc::ServerContext* context, RawUnary
   if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
   if (!ready_.load()) return ToGrpcStatus(NotReadyError());
   grpc::ByteBuffer raw;
-  if (!call->Read(&raw)) return kClientGone;
+  if (!call->Read(&raw)) return ClientGoneStatus();
   v1::ClassifyRequest request;
   grpc::ProtoBufferReader input(&raw);
   if (absl::Status bad = ParseRequest(input, request, "the request"); !bad.ok()) return ToGrpcStatus(bad);
-  if (context->IsCancelled()) return kClientGone;
+  if (context->IsCancelled()) return ClientGoneStatus();
   absl::StatusOr<std::shared_ptr<const ModelVersion>> model = models_.Find(request.model_name());
   if (!model.ok()) return ToGrpcStatus(model.status());
   v1::ClassifyResponse response;
@@ -152,7 +150,7 @@ grpc::Status EvaluatorService::DoEvaluateDataset(grpc::ServerContext* context, R
   for (int64_t number = 1; stream->Read(&raw); ++number) {
     // No work for a client that is gone; a shutdown past its grace period
     // cancels every call, which ends here too.
-    if (context->IsCancelled()) return kClientGone;
+    if (context->IsCancelled()) return ClientGoneStatus();
     grpc::ProtoBufferReader input(&raw);
     const std::string message = absl::StrCat("message ", number, " of the stream");
     absl::Status status = ParseRequest(input, request, message);
@@ -179,7 +177,7 @@ grpc::Status EvaluatorService::DoEvaluateDataset(grpc::ServerContext* context, R
   }
   // Read() returns false after a clean half-close, and also when the call was
   // cancelled: only the half-close earns the final report.
-  if (context->IsCancelled()) return kClientGone;
+  if (context->IsCancelled()) return ClientGoneStatus();
   response.Clear();
   if (model == nullptr) {
     // An empty stream: the report of no images, from the default model.

@@ -1,16 +1,32 @@
 #include "server/inference/inference_service.h"
 
+#include <grpcpp/impl/codegen/proto_utils.h>
+#include <grpcpp/support/method_handler.h>
+#include <grpcpp/support/proto_buffer_reader.h>
+
 #include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "server/inference/inference_repository.h"
+#include "server/request_validation.h"
 
 namespace resnet8 {
 
 InferenceService::InferenceService(ModelRepository& models, std::string auth_token, ServiceMetrics* metrics)
-    : models_(models), token_(auth_token), metrics_(metrics) {}
+    : models_(models), token_(auth_token), metrics_(metrics) {
+  // A "streamed" unary method still looks like a plain unary call to clients.
+  const int model_infer = inference::ModelInferRequest::descriptor()
+                              ->file()
+                              ->FindServiceByName("GRPCInferenceService")
+                              ->FindMethodByName("ModelInfer")
+                              ->index();
+  MarkMethodStreamed(model_infer, new grpc::internal::StreamedUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
+                                      [this](grpc::ServerContext* context, RawUnaryCall* call) {
+                                        return Counted("ModelInfer", [&] { return DoModelInfer(context, call); });
+                                      }));
+}
 
 template <typename Handler>
 grpc::Status InferenceService::Counted(absl::string_view method, Handler handler) {
@@ -79,21 +95,34 @@ grpc::Status InferenceService::ModelConfig(grpc::ServerContext* context, const i
   });
 }
 
-grpc::Status InferenceService::ModelInfer(grpc::ServerContext* context, const inference::ModelInferRequest* request,
-                                          inference::ModelInferResponse* response) {
-  return Counted("ModelInfer", [&] {
-    if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
-    if (!ready_.load()) return ToGrpcStatus(NotReadyError());
-    absl::StatusOr<std::shared_ptr<const ModelVersion>> model =
-        models_.Find(request->model_name(), request->model_version());
-    if (!model.ok()) return ToGrpcStatus(model.status());
-    int64_t images = 0;
-    if (absl::Status status = (*model)->inference().Infer(*request, response, &images); !status.ok()) {
-      return ToGrpcStatus(status);
-    }
-    metrics_->RecordBatch("ModelInfer", (*model)->name(), images);
-    return grpc::Status::OK;
-  });
+grpc::Status InferenceService::DoModelInfer(grpc::ServerContext* context, RawUnaryCall* call) {
+  if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
+  if (!ready_.load()) return ToGrpcStatus(NotReadyError());
+  if (AdmissionGate* gate = models_.admission(); gate != nullptr) {
+    if (absl::Status full = gate->RefuseWhenFull(); !full.ok()) return ToGrpcStatus(full);
+  }
+  grpc::ByteBuffer raw;
+  if (!call->Read(&raw)) return ClientGoneStatus();
+  inference::ModelInferRequest request;
+  grpc::ProtoBufferReader input(&raw);
+  if (absl::Status bad = ParseRequest(input, request, "the request"); !bad.ok()) return ToGrpcStatus(bad);
+  absl::StatusOr<std::shared_ptr<const ModelVersion>> model =
+      models_.Find(request.model_name(), request.model_version());
+  if (!model.ok()) return ToGrpcStatus(model.status());
+  inference::ModelInferResponse response;
+  int64_t images = 0;
+  if (absl::Status status = (*model)->inference().Infer(request, &response, &images); !status.ok()) {
+    return ToGrpcStatus(status);
+  }
+  metrics_->RecordBatch("ModelInfer", (*model)->name(), images);
+  grpc::ByteBuffer reply;
+  bool own_buffer = false;
+  if (grpc::Status serialized =
+          grpc::SerializationTraits<google::protobuf::Message>::Serialize(response, &reply, &own_buffer);
+      !serialized.ok()) {
+    return serialized;
+  }
+  return call->Write(reply) ? grpc::Status::OK : ClientGoneStatus();
 }
 
 grpc::Status InferenceService::ModelStatistics(grpc::ServerContext* context,

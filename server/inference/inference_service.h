@@ -11,9 +11,14 @@
 // ServerLive, ServerReady and ModelReady are probes: open without a token,
 // as the gRPC health service is. ServerReady follows the server's readiness
 // (every startup model loaded and self-checked), ModelReady the model's;
-// ModelInfer answers UNAVAILABLE until the server is ready.
+// ModelInfer answers UNAVAILABLE until the server is ready, and
+// RESOURCE_EXHAUSTED before reading the request while the admission gate is
+// full (admission.h).
 #ifndef RESNET8_SERVER_INFERENCE_INFERENCE_SERVICE_H_
 #define RESNET8_SERVER_INFERENCE_INFERENCE_SERVICE_H_
+
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/sync_stream.h>
 
 #include <atomic>
 #include <string>
@@ -45,8 +50,6 @@ class InferenceService final : public inference::GRPCInferenceService::Service {
                               inference::ServerMetadataResponse* response) override;
   grpc::Status ModelMetadata(grpc::ServerContext* context, const inference::ModelMetadataRequest* request,
                              inference::ModelMetadataResponse* response) override;
-  grpc::Status ModelInfer(grpc::ServerContext* context, const inference::ModelInferRequest* request,
-                          inference::ModelInferResponse* response) override;
   grpc::Status ModelConfig(grpc::ServerContext* context, const inference::ModelConfigRequest* request,
                            inference::ModelConfigResponse* response) override;
   grpc::Status ModelStatistics(grpc::ServerContext* context, const inference::ModelStatisticsRequest* request,
@@ -60,6 +63,11 @@ class InferenceService final : public inference::GRPCInferenceService::Service {
                                      inference::RepositoryModelUnloadResponse* response) override;
 
  private:
+  using RawUnaryCall = grpc::ServerUnaryStreamer<grpc::ByteBuffer, grpc::ByteBuffer>;
+  // ModelInfer, registered over the generated handler in the constructor: it
+  // gets the call before its request is read, so that a full admission gate
+  // refuses it without reading or parsing the body.
+  grpc::Status DoModelInfer(grpc::ServerContext* context, RawUnaryCall* call);
   template <typename Handler>
   grpc::Status Counted(absl::string_view method, Handler handler);
 

@@ -111,6 +111,8 @@ class ModelRepository {
   // The ready versions, by name.
   std::vector<std::shared_ptr<const ModelVersion>> Ready() const;
   std::string default_model() const;
+  // The gate every version's one-shot calls pass; may be null.
+  AdmissionGate* admission() const { return admission_; }
 
   // (Re)loads `name` from its source: the folder's subfolder when there is a
   // folder, else what Add() was given. On success the new version serves
