@@ -4,11 +4,11 @@
 
 namespace resnet8 {
 
-// Both enums use the canonical codes 0..16 with the same numbers.
 grpc::Status ClientGoneStatus() {
   return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled or its deadline passed");
 }
 
+// Both enums use the canonical codes 0..16 with the same numbers.
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
