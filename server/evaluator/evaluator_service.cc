@@ -1,6 +1,5 @@
 #include "server/evaluator/evaluator_service.h"
 
-#include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/support/method_handler.h>
 #include <grpcpp/support/proto_buffer_reader.h>
 
@@ -13,28 +12,10 @@
 #include "common/grpc_status.h"
 #include "common/image.h"
 #include "common/wire.h"
+#include "server/raw_grpc_call.h"
 
 namespace resnet8 {
 namespace {
-
-// The position of `method` in the generated service, which registers the
-// methods in the order the .proto declares them.
-int MethodIndex(absl::string_view method) {
-  const google::protobuf::ServiceDescriptor* service =
-      v1::ClassifyRequest::descriptor()->file()->FindServiceByName("Evaluator");
-  return service->FindMethodByName(std::string(method))->index();
-}
-
-// Serializes `message` onto the call: OK, or CANCELLED when the client is gone.
-template <typename Writer>
-grpc::Status Send(const google::protobuf::Message& message, Writer* writer) {
-  grpc::ByteBuffer buffer;
-  bool own_buffer = false;
-  grpc::Status serialized =
-      grpc::SerializationTraits<google::protobuf::Message>::Serialize(message, &buffer, &own_buffer);
-  if (!serialized.ok()) return serialized;
-  return writer->Write(buffer) ? grpc::Status::OK : ClientGoneStatus();
-}
 
 v1::ModelInfo ToWireModelInfo(const ModelVersion& version, const ServiceLimits& limits) {
   const ServedModel& model = version.description();
@@ -77,12 +58,12 @@ EvaluatorService::EvaluatorService(const ModelRepository& models, ServiceLimits 
     : models_(models), limits_(limits), token_(auth_token), metrics_(metrics) {
   // The raw handlers replace the generated ones; a "streamed" unary method
   // still looks like a plain unary call to clients.
-  MarkMethodStreamed(MethodIndex("Classify"),
+  MarkMethodStreamed(RawMethodIndex(v1::Evaluator::service_full_name(), "Classify"),
                      new grpc::internal::StreamedUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
                          [this](grpc::ServerContext* context, RawUnaryCall* call) {
                            return Counted("Classify", [&] { return DoClassify(context, call); });
                          }));
-  MarkMethodStreamed(MethodIndex("EvaluateDataset"),
+  MarkMethodStreamed(RawMethodIndex(v1::Evaluator::service_full_name(), "EvaluateDataset"),
                      new grpc::internal::BidiStreamingHandler<EvaluatorService, grpc::ByteBuffer, grpc::ByteBuffer>(
                          [](EvaluatorService* service, grpc::ServerContext* context, RawStream* stream) {
                            return service->Counted("EvaluateDataset",
@@ -102,11 +83,8 @@ grpc::Status EvaluatorService::Counted(absl::string_view method, Handler handler
 grpc::Status EvaluatorService::DoClassify(grpc::ServerContext* context, RawUnaryCall* call) {
   if (grpc::Status denied = token_.Check(*context); !denied.ok()) return denied;
   if (!ready_.load()) return ToGrpcStatus(NotReadyError());
-  grpc::ByteBuffer raw;
-  if (!call->Read(&raw)) return ClientGoneStatus();
   v1::ClassifyRequest request;
-  grpc::ProtoBufferReader input(&raw);
-  if (absl::Status bad = ParseRequest(input, request, "the request"); !bad.ok()) return ToGrpcStatus(bad);
+  if (grpc::Status read = ReadRequest(call, request); !read.ok()) return read;
   if (context->IsCancelled()) return ClientGoneStatus();
   absl::StatusOr<std::shared_ptr<const ModelVersion>> model = models_.Find(request.model_name());
   if (!model.ok()) return ToGrpcStatus(model.status());
@@ -114,7 +92,7 @@ grpc::Status EvaluatorService::DoClassify(grpc::ServerContext* context, RawUnary
   absl::Status status = (*model)->evaluator().Classify(request, &response);
   if (!status.ok()) return ToGrpcStatus(status);
   if (metrics_ != nullptr) metrics_->RecordBatch("Classify", (*model)->name(), response.predictions_size());
-  return Send(response, call);
+  return SendMessage(response, call);
 }
 
 grpc::Status EvaluatorService::DoEvaluateDataset(grpc::ServerContext* context, RawStream* stream) {
@@ -173,7 +151,7 @@ grpc::Status EvaluatorService::DoEvaluateDataset(grpc::ServerContext* context, R
     }
     if (!status.ok()) return ToGrpcStatus(status);
     if (metrics_ != nullptr) metrics_->RecordBatch("EvaluateDataset", model->name(), response.predictions_size());
-    if (grpc::Status sent = Send(response, stream); !sent.ok()) return sent;
+    if (grpc::Status sent = SendMessage(response, stream); !sent.ok()) return sent;
   }
   // Read() returns false after a clean half-close, and also when the call was
   // cancelled: only the half-close earns the final report.
@@ -189,7 +167,7 @@ grpc::Status EvaluatorService::DoEvaluateDataset(grpc::ServerContext* context, R
   evaluation->Finish(&response);
   response.mutable_report()->set_model_name(model->name());
   response.mutable_report()->set_model_version(static_cast<uint64_t>(model->version()));
-  return Send(response, stream);
+  return SendMessage(response, stream);
 }
 
 grpc::Status EvaluatorService::GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest* request,

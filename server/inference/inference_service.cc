@@ -1,8 +1,6 @@
 #include "server/inference/inference_service.h"
 
-#include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/support/method_handler.h>
-#include <grpcpp/support/proto_buffer_reader.h>
 
 #include <memory>
 #include <utility>
@@ -10,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "server/inference/inference_repository.h"
+#include "server/raw_grpc_call.h"
 #include "server/request_validation.h"
 
 namespace resnet8 {
@@ -17,15 +16,11 @@ namespace resnet8 {
 InferenceService::InferenceService(ModelRepository& models, std::string auth_token, ServiceMetrics* metrics)
     : models_(models), token_(auth_token), metrics_(metrics) {
   // A "streamed" unary method still looks like a plain unary call to clients.
-  const int model_infer = inference::ModelInferRequest::descriptor()
-                              ->file()
-                              ->FindServiceByName("GRPCInferenceService")
-                              ->FindMethodByName("ModelInfer")
-                              ->index();
-  MarkMethodStreamed(model_infer, new grpc::internal::StreamedUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
-                                      [this](grpc::ServerContext* context, RawUnaryCall* call) {
-                                        return Counted("ModelInfer", [&] { return DoModelInfer(context, call); });
-                                      }));
+  MarkMethodStreamed(RawMethodIndex(inference::GRPCInferenceService::service_full_name(), "ModelInfer"),
+                     new grpc::internal::StreamedUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
+                         [this](grpc::ServerContext* context, RawUnaryCall* call) {
+                           return Counted("ModelInfer", [&] { return DoModelInfer(context, call); });
+                         }));
 }
 
 template <typename Handler>
@@ -101,11 +96,8 @@ grpc::Status InferenceService::DoModelInfer(grpc::ServerContext* context, RawUna
   if (AdmissionGate* gate = models_.admission(); gate != nullptr) {
     if (absl::Status full = gate->RefuseWhenFull(); !full.ok()) return ToGrpcStatus(full);
   }
-  grpc::ByteBuffer raw;
-  if (!call->Read(&raw)) return ClientGoneStatus();
   inference::ModelInferRequest request;
-  grpc::ProtoBufferReader input(&raw);
-  if (absl::Status bad = ParseRequest(input, request, "the request"); !bad.ok()) return ToGrpcStatus(bad);
+  if (grpc::Status read = ReadRequest(call, request); !read.ok()) return read;
   absl::StatusOr<std::shared_ptr<const ModelVersion>> model =
       models_.Find(request.model_name(), request.model_version());
   if (!model.ok()) return ToGrpcStatus(model.status());
@@ -115,14 +107,7 @@ grpc::Status InferenceService::DoModelInfer(grpc::ServerContext* context, RawUna
     return ToGrpcStatus(status);
   }
   metrics_->RecordBatch("ModelInfer", (*model)->name(), images);
-  grpc::ByteBuffer reply;
-  bool own_buffer = false;
-  if (grpc::Status serialized =
-          grpc::SerializationTraits<google::protobuf::Message>::Serialize(response, &reply, &own_buffer);
-      !serialized.ok()) {
-    return serialized;
-  }
-  return call->Write(reply) ? grpc::Status::OK : ClientGoneStatus();
+  return SendMessage(response, call);
 }
 
 grpc::Status InferenceService::ModelStatistics(grpc::ServerContext* context,
