@@ -242,11 +242,12 @@ struct OverloadOutcome {
 // Why not all in one instant: these clients share this process and the two
 // cores with the flood and the server. Started together, their 192 threads
 // (each client's worker, writer and reader) each copied a 3 MB batch at once,
-// and that burst, not the server, set the refusal times the test checks:
-// traced, one client took up to 325 ms to build its request, and in the same
-// second the flood's refusals were timed at up to 1.8 s. Clients on other machines arrive spread out and cost the server's
-// cores nothing; half a second of arrivals keeps all kStreams concurrent
-// (each admitted stream runs for seconds), so the excess is still refused.
+// and that burst set the refusal times the test checks: traced, one client
+// took 325 ms to build its request, and in the same second the flood's
+// refusals were timed at up to 1.8 s. Clients on other machines arrive spread
+// out and cost the server's cores nothing. Half a second of arrivals keeps
+// all kStreams concurrent (each admitted stream runs for seconds), so the
+// excess is still refused.
 void Overload(const RunningServer& server, const LabeledImages& images, const EvaluateOptions& options,
               double images_per_second, absl::Duration flood, OverloadOutcome* outcome) {
   // Each gRPC call has a 10 s deadline (a hang is a failure).
