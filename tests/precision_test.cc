@@ -88,6 +88,28 @@ TEST(Precision, ServesAModelWithLargeLogitsInFloat64CloseToTheExactResult) {
   EXPECT_LE(float64_distance, std::numeric_limits<float>::epsilon());
 }
 
+// The float32 noise is measured on the logits even when the softmax that
+// makes them probabilities is not the last layer: a Dropout (or a nested
+// model's pass-on layer) after it must not hide the noise behind the softmax.
+TEST(Precision, MeasuresTheLogitsBehindASoftmaxThatPassOnLayersFollow) {
+  const LoadedModel model = MaxPoolingHead();
+  LoadedModel trailing = model;
+  KerasLayer dropout;
+  dropout.kind = LayerKind::kIdentity;
+  dropout.class_name = "Dropout";
+  dropout.name = "trailing_dropout";
+  dropout.inputs = {model.keras.output_layer};
+  dropout.output_shape = model.keras.OutputShape();
+  trailing.keras.layers.push_back(dropout);
+  trailing.keras.output_layer = dropout.name;
+  ASSERT_EQ(trailing.keras.Outputs(), OutputKind::kProbabilities);
+  ASSERT_OK_AND_ASSIGN(ServedClassifier plain, MakeServedClassifier(model, true));
+  ASSERT_OK_AND_ASSIGN(ServedClassifier followed, MakeServedClassifier(trailing, true));
+  std::cout << followed.precision.detail << "\n";
+  EXPECT_EQ(followed.precision.precision, Precision::kFloat64);
+  EXPECT_EQ(followed.precision.logit_noise, plain.precision.logit_noise);
+}
+
 // A correct conversion passes its check; each classic port error, planted in
 // the served module, misses the same tolerance by a wide margin.
 TEST(Precision, PlantedConversionErrorsMissTheDerivedToleranceByOrdersOfMagnitude) {

@@ -132,15 +132,20 @@ int64_t KerasModel::ParameterCount() const {
   return count;
 }
 
-OutputKind KerasModel::Outputs() const {
+int KerasModel::OutputComputingLayer() const {
   // A Dropout or a nested model's pass-on layer at the end computes nothing:
   // what the model outputs is decided before it.
-  const KerasLayer* computing = &Layer(output_layer);
-  while (computing->kind == LayerKind::kIdentity && computing->inputs.size() == 1) {
-    computing = &Layer(computing->inputs[0]);
+  int computing = Find(output_layer);
+  while (layers[computing].kind == LayerKind::kIdentity && layers[computing].inputs.size() == 1) {
+    computing = Find(layers[computing].inputs[0]);
   }
+  return computing;
+}
+
+OutputKind KerasModel::Outputs() const {
   // Only layers that apply an activation have one other than linear.
-  return computing->activation.kind == ActivationKind::kSoftmax ? OutputKind::kProbabilities : OutputKind::kLogits;
+  return layers[OutputComputingLayer()].activation.kind == ActivationKind::kSoftmax ? OutputKind::kProbabilities
+                                                                                    : OutputKind::kLogits;
 }
 
 std::string KerasModel::Summary() const {

@@ -167,6 +167,10 @@ struct KerasModel {
   const Shape& InputShape() const { return Layer(input_layer).output_shape; }
   const Shape& OutputShape() const { return Layer(output_layer).output_shape; }
   OutputKind Outputs() const;
+  // Index of the layer that computes the outputs: the output layer, or the
+  // last layer before the pass-on layers that may end a model (a Dropout, a
+  // nested model's end). Its activation is the model's output activation.
+  int OutputComputingLayer() const;
   // One line, e.g. "30 layers: 9 Conv2D, 7 BatchNormalization, 3 Add, ...".
   std::string Summary() const;
 };

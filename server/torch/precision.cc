@@ -46,10 +46,11 @@ double Distance(const torch::Tensor& low, const torch::Tensor& high, double* lar
   return std::isfinite(distance) ? distance : std::numeric_limits<double>::infinity();
 }
 
-// The model with its output's softmax left out: logits.
+// The model with its output's softmax left out: logits. The softmax may sit
+// before pass-on layers that end the model (a Dropout, a nested model's end).
 KerasModel WithoutOutputSoftmax(KerasModel model) {
   if (model.Outputs() == OutputKind::kProbabilities) {
-    model.layers[model.Find(model.output_layer)].activation.kind = ActivationKind::kLinear;
+    model.layers[model.OutputComputingLayer()].activation.kind = ActivationKind::kLinear;
   }
   return model;
 }
