@@ -9,7 +9,6 @@
 #include "common/grpc_status.h"
 #include "server/inference/inference_repository.h"
 #include "server/raw_grpc_call.h"
-#include "server/request_validation.h"
 
 namespace resnet8 {
 
