@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <cstring>
+#include <memory>
+
 #include "absl/strings/str_cat.h"
 #include "client/evaluator_client.h"
 #include "server/server.h"
@@ -77,6 +80,30 @@ TEST(ServiceMetrics, ScrapedAfterCallsCountsThemByMethodAndCode) {
   int status = 0;
   Scrape(server->metrics_address(), "/other", &status);
   EXPECT_EQ(status, 404);
+}
+
+// The gauge's value in `text`, or -1.
+int64_t HeapInUse(const std::string& text) {
+  const std::string name = "\nresnet8_heap_in_use_bytes ";
+  const size_t at = text.find(name);
+  return at == std::string::npos ? -1 : std::stoll(text.substr(at + name.size()));
+}
+
+TEST(ServiceMetrics, HeapInUseCountsWhatIsHeldNotWhatWasFreed) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "ASan's allocator replaces glibc's, whose arenas mallinfo2() reports";
+#endif
+  const ServiceMetrics metrics;
+  const int64_t before = HeapInUse(metrics.RenderPrometheus());
+  ASSERT_GT(before, 0);
+  constexpr int64_t kHeld = 64 << 20;
+  auto held = std::make_unique<char[]>(kHeld);
+  std::memset(held.get(), 1, kHeld);
+  const int64_t holding = HeapInUse(metrics.RenderPrometheus());
+  held.reset();
+  const int64_t after = HeapInUse(metrics.RenderPrometheus());
+  EXPECT_GE(holding - before, kHeld);
+  EXPECT_LT(after - before, kHeld / 8);
 }
 
 TEST(ServiceMetrics, RefusesAnAddressWithoutAPort) {
