@@ -13,7 +13,9 @@ bool KeepFreedMemoryForReuse() {
   // reuse their memory, while a burst's goes back. The threshold must stay
   // below an arena's 64 MiB heap: malloc_trim() shrinks only the main
   // arena's top, and with 1 GiB the other arenas never gave back theirs
-  // (measured: an overload left 26-42 MiB more each time).
+  // (measured: an overload left 26-42 MiB more each time). Lower is not
+  // better: with 4 MiB the RSS came back to within a few MiB of idle after
+  // an overload, but refusals under it slowed (BENCHMARKS.md, "Arenas").
   const bool mmap_ok = mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1;
   const bool trim_ok = mallopt(M_TRIM_THRESHOLD, 32 << 20) == 1;
   // gRPC runs each call on a pool thread, and glibc would give up to eight

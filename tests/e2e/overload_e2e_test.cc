@@ -21,11 +21,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -130,6 +132,19 @@ std::pair<int, absl::Duration> TimedGet(const std::string& address, const std::s
   return {result ? result->status : -1, absl::Now() - start};
 }
 
+// The server's resnet8_heap_in_use_bytes from its /metrics, in KiB; -1 if
+// it could not be read.
+int64_t HeapInUseKiB(const RunningServer& server) {
+  httplib::Client client(server.metrics.substr(0, server.metrics.rfind(':')), PortOf(server.metrics));
+  client.set_read_timeout(5);
+  httplib::Result result = client.Get("/metrics");
+  if (!result || result->status != 200) return -1;
+  const std::string name = "\nresnet8_heap_in_use_bytes ";
+  const size_t at = result->body.find(name);
+  if (at == std::string::npos) return -1;
+  return std::stoll(result->body.substr(at + name.size())) / 1024;
+}
+
 std::pair<HealthCheckResponse::ServingStatus, absl::Duration> TimedHealth(grpc::health::v1::Health::Stub& health) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -194,19 +209,27 @@ inference::ModelInferRequest GrpcInferRequest(int count) {
 // What one kind of flood call met.
 struct FloodTally {
   std::atomic<int64_t> answered{0}, refused{0}, failed{0}, images_offered{0};
-  std::atomic<int64_t> slowest_refusal_us{0};
-  std::mutex mutex;
+  mutable std::mutex mutex;
   std::string first_failure;
+  std::vector<absl::Duration> refusal_times;  // guarded by mutex
+
   void Refused(absl::Duration took) {
     refused.fetch_add(1);
-    int64_t us = absl::ToInt64Microseconds(took), seen = slowest_refusal_us.load();
-    while (us > seen && !slowest_refusal_us.compare_exchange_weak(seen, us)) {
-    }
+    std::lock_guard<std::mutex> lock(mutex);
+    refusal_times.push_back(took);
   }
   void Failed(const std::string& what) {
     failed.fetch_add(1);
     std::lock_guard<std::mutex> lock(mutex);
     if (first_failure.empty()) first_failure = what;
+  }
+  // The time within which the fraction `q` of the refusals came.
+  absl::Duration RefusalQuantile(double q) const {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (refusal_times.empty()) return absl::ZeroDuration();
+    std::vector<absl::Duration> sorted = refusal_times;
+    std::sort(sorted.begin(), sorted.end());
+    return sorted[std::min(sorted.size() - 1, static_cast<size_t>(q * static_cast<double>(sorted.size())))];
   }
 };
 
@@ -340,7 +363,8 @@ void Overload(const RunningServer& server, const LabeledImages& images, const Ev
 
 // What every overload must give: the stream limit's streams admitted, each
 // with exactly a lone run's answers (`reference`), the rest refused at once;
-// every flood call answered or refused at once, none failed or left hanging.
+// every flood call answered or refused (nearly all at once), none failed or
+// left hanging.
 void ExpectOverloadHandled(const OverloadOutcome& outcome, const EvaluationResult& reference, const std::string& run) {
   SCOPED_TRACE(run);
   int admitted = 0;
@@ -359,7 +383,14 @@ void ExpectOverloadHandled(const OverloadOutcome& outcome, const EvaluationResul
     EXPECT_EQ(tally->failed.load(), 0) << name << ": " << tally->first_failure;
     EXPECT_GT(tally->answered.load(), 0) << name;
     EXPECT_GT(tally->refused.load(), 0) << name;
-    EXPECT_LT(tally->slowest_refusal_us.load(), 1000000) << name << ": a refusal must come at once";
+    // Most refusals take a few ms; 99% of them must come within half a
+    // second. Not all: the slowest of 20,000-26,000 refusals is the moment
+    // this process's own clients, which share the two cores with the
+    // server, were starved worst (0.3-1.9 s; docs/operations.md).
+    EXPECT_LT(tally->RefusalQuantile(0.99), absl::Milliseconds(500)) << name << ": refusals must come at once";
+    std::cerr << run << " " << name << " refusals: p50 " << tally->RefusalQuantile(0.5) << ", p99 "
+              << tally->RefusalQuantile(0.99) << ", p99.9 " << tally->RefusalQuantile(0.999) << ", slowest "
+              << tally->RefusalQuantile(1) << "\n";
   }
 }
 
@@ -411,6 +442,8 @@ TEST(Overload, ExcessIsRefusedAtOnceAdmittedStreamsAreExactAndMemoryStaysBounded
   }
   absl::SleepFor(absl::Seconds(5));
   const int64_t idle_kib = server.process->ResidentKiB();
+  const int64_t idle_heap_kib = HeapInUseKiB(server);
+  ASSERT_GT(idle_heap_kib, 0) << "resnet8_heap_in_use_bytes missing from /metrics";
 
   std::atomic<bool> stop{false};
   // Memory, sampled every 50 ms.
@@ -449,15 +482,25 @@ TEST(Overload, ExcessIsRefusedAtOnceAdmittedStreamsAreExactAndMemoryStaysBounded
 
   // Memory: under the bound the limits imply (docs/operations.md, "Limits":
   // 24 KiB per image the limits let in, with the defaults 32 streams of 1,024
-  // images and 4,096 queued), and back within 10% of idle once the load
-  // stops and the server has been quiet for its 2 s.
+  // images and 4,096 queued), and back down once the load stops and the
+  // server has been quiet for its 2 s: within 10% of idle plus what the
+  // allocator may keep free for reuse. Each of the three arenas besides the
+  // main one keeps up to 32 MiB of free memory at its top, which
+  // malloc_trim() cannot return (server/torch/malloc_tuning.cc), so one
+  // quiet server's RSS differs from another's by up to 96 MiB; with 10%
+  // alone this check failed in about one run in five with nothing leaked.
+  // Memory that grew with the overload (26,000 calls and more) would exceed
+  // it; small leaks are LeakSanitizer's to find (scripts/sanitize.sh). The
+  // heap in use (/metrics) is printed beside it: what the server holds.
   constexpr int64_t kBoundKiB = (kStreamLimit * 1024 + 4096) * 24;
+  constexpr int64_t kArenaRetentionKiB = 3 * 32 * 1024;
   memory.join();
   int64_t after_kib = server.process->ResidentKiB();
   for (const absl::Time give_up = absl::Now() + absl::Seconds(30);
        after_kib > idle_kib * 11 / 10 && absl::Now() < give_up; after_kib = server.process->ResidentKiB()) {
     absl::SleepFor(absl::Milliseconds(200));
   }
+  const int64_t after_heap_kib = HeapInUseKiB(server);
   int refused_streams = 0;
   absl::Duration slowest_stream_refusal;
   for (int k = 0; k < kStreams; ++k) {
@@ -469,15 +512,16 @@ TEST(Overload, ExcessIsRefusedAtOnceAdmittedStreamsAreExactAndMemoryStaysBounded
   std::cerr << absl::StrFormat(
       "capacity %.0f images/s; offered %.0f images/s (%.1fx) over %.1f s; streams: %d refused (slowest refusal %s); "
       "gRPC flood: %d answered, %d refused (slowest %.1f ms); REST flood: %d answered, %d refused (slowest %.1f ms); "
-      "health: %d checks, slowest %.1f ms; RSS idle %d MiB, peak %d MiB, after %d MiB\n",
+      "health: %d checks, slowest %.1f ms; RSS idle %d MiB, peak %d MiB, after %d MiB; heap in use idle %d MiB, "
+      "after %d MiB\n",
       capacity, offered, offered / capacity, run.sending_us.load() / 1e6, refused_streams,
       absl::FormatDuration(slowest_stream_refusal), run.grpc.answered.load(), run.grpc.refused.load(),
-      run.grpc.slowest_refusal_us.load() / 1000.0, run.rest.answered.load(), run.rest.refused.load(),
-      run.rest.slowest_refusal_us.load() / 1000.0, health_checks.load(), slowest_health_us.load() / 1000.0,
-      idle_kib / 1024, peak_kib.load() / 1024, after_kib / 1024);
+      absl::ToDoubleMilliseconds(run.grpc.RefusalQuantile(1)), run.rest.answered.load(), run.rest.refused.load(),
+      absl::ToDoubleMilliseconds(run.rest.RefusalQuantile(1)), health_checks.load(), slowest_health_us.load() / 1000.0,
+      idle_kib / 1024, peak_kib.load() / 1024, after_kib / 1024, idle_heap_kib / 1024, after_heap_kib / 1024);
   EXPECT_GE(offered, 16 * capacity) << "the flood did not reach 16x the capacity";
   EXPECT_LE(peak_kib.load(), idle_kib + kBoundKiB);
-  EXPECT_LE(after_kib, idle_kib * 11 / 10);
+  EXPECT_LE(after_kib, idle_kib * 11 / 10 + kArenaRetentionKiB);
 }
 
 TEST(HostileConnections, SilentAndIdleConnectionsNeitherStarveProbesNorStayOpen) {
