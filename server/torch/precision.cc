@@ -96,17 +96,26 @@ absl::StatusOr<PrecisionChoice> ChoosePrecision(const KerasModel& model, TorchMo
                       PrecisionName(choice.precision), choice.logit_noise, probability_noise, kFloat32NoiseBudget,
                       policy == PrecisionPolicy::kAuto ? "" : "; chosen by --precision");
 
+  // The exact outputs, from the exact logits: float64 runs on LibTorch's
+  // slow reference kernels, so the float64 module runs once. The softmax,
+  // the module's own or the one appended for softmax_logits, is over the last
+  // axis of what the module returns (an image output is returned
+  // channels-last), and what follows the output's softmax passes it on.
+  const bool softmax = model.Outputs() == OutputKind::kProbabilities || options.softmax_logits;
+  torch::Tensor exact = softmax ? torch::softmax(logits_exact, -1) : logits_exact;
+
   // The chosen path's rounding: its outputs against the exact computation.
+  // The float64 module returns the exact outputs rounded to float32.
   torch::Tensor served;
-  if (choice.precision == Precision::kFloat32 && float32_path) {
+  if (choice.precision == Precision::kFloat64) {
+    served = exact.to(torch::kFloat32).to(torch::kFloat64);
+  } else if (float32_path) {
     ASSIGN_OR_RETURN(std::vector<float> outputs, float32_path(input));
     served = torch::tensor(outputs, torch::kFloat64);
   } else {
-    options.float64 = choice.precision == Precision::kFloat64;
+    options.float64 = false;
     ASSIGN_OR_RETURN(served, RunBuilt(model, options, source, input));
   }
-  options.float64 = options.float64_output = true;
-  ASSIGN_OR_RETURN(torch::Tensor exact, RunBuilt(model, options, source, input));
   served = served.reshape({-1});
   exact = exact.reshape({-1});
   if (served.numel() != exact.numel()) {

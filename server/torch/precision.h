@@ -68,8 +68,10 @@ using Float32Path = std::function<absl::StatusOr<std::vector<float>>(const torch
 // Runs `images` of SyntheticImages() of the model's input shape (the checks'
 // images) through modules built from `model`, chooses by `policy`, and
 // measures the chosen path's rounding: `float32_path` if it is float32 and
-// given, else the module's forward() on all the images in one call, as the
-// converter's check runs it.
+// given, else the float32 module's forward() on all the images in one call,
+// as the converter's check runs it; for float64, the exact outputs rounded to
+// float32, which is what the float64 module returns. The float64 module runs
+// once, for the logits; the exact outputs are their softmax, if any.
 // Errors: BuildTorchModule's, the path's, and INTERNAL if a module fails.
 absl::StatusOr<PrecisionChoice> ChoosePrecision(const KerasModel& model, TorchModuleOptions options,
                                                 PrecisionPolicy policy, const std::string& source,
