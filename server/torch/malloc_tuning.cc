@@ -15,7 +15,8 @@ bool KeepFreedMemoryForReuse() {
   // arena's top, and with 1 GiB the other arenas never gave back theirs
   // (measured: an overload left 26-42 MiB more each time). Lower is not
   // better: with 4 MiB the RSS came back to within a few MiB of idle after
-  // an overload, but refusals under it slowed (BENCHMARKS.md, "Arenas").
+  // an overload, but refusals under it seemed to slow (the overload test
+  // failed its refusal-time bound in 3 of 9 runs, against 0 of 6; BENCHMARKS.md).
   const bool mmap_ok = mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1;
   const bool trim_ok = mallopt(M_TRIM_THRESHOLD, 32 << 20) == 1;
   // gRPC runs each call on a pool thread, and glibc would give up to eight

@@ -528,13 +528,12 @@ TEST(Overload, ExcessIsRefusedAtOnceAdmittedStreamsAreExactAndMemoryStaysBounded
   const double offered = run.OfferedImagesPerSecond();
   std::cerr << absl::StrFormat(
       "capacity %.0f images/s; offered %.0f images/s (%.1fx) over %.1f s; streams: %d refused (slowest refusal %s); "
-      "gRPC flood: %d answered, %d refused (slowest %.1f ms); REST flood: %d answered, %d refused (slowest %.1f ms); "
+      "gRPC flood: %d answered, %d refused; REST flood: %d answered, %d refused; "
       "health: %d checks, slowest %.1f ms; RSS idle %d MiB, peak %d MiB, after %d MiB; heap in use idle %d MiB, "
       "after %d MiB\n",
       capacity, offered, offered / capacity, run.sending_us.load() / 1e6, refused_streams,
       absl::FormatDuration(slowest_stream_refusal), run.grpc.answered.load(), run.grpc.refused.load(),
-      absl::ToDoubleMilliseconds(run.grpc.RefusalQuantile(1)), run.rest.answered.load(), run.rest.refused.load(),
-      absl::ToDoubleMilliseconds(run.rest.RefusalQuantile(1)), health_checks.load(), slowest_health_us.load() / 1000.0,
+      run.rest.answered.load(), run.rest.refused.load(), health_checks.load(), slowest_health_us.load() / 1000.0,
       idle_kib / 1024, peak_kib.load() / 1024, after_kib / 1024, idle_heap_kib / 1024, after_heap_kib / 1024);
   EXPECT_GE(offered, 16 * capacity) << "the flood did not reach 16x the capacity";
   EXPECT_LE(peak_kib.load(), idle_kib + kBoundKiB);
